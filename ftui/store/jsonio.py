@@ -1,0 +1,102 @@
+"""Reading untrusted JSON files and writing our own ones atomically.
+
+Files in a user's folder may be truncated, binary, huge, a directory or a dangling link.
+`read_json_object` turns each of those into a `ReadError` with a one-line reason, so
+callers never see a raw exception from a file they did not write.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+MAX_JSON_BYTES = 64 * 1024 * 1024  # a metadata or trainer_state file larger than this is refused
+
+
+class ReadError(Exception):
+    """A file could not be read as what we expected; `str()` is a one-line reason."""
+
+
+def read_bytes(path: Path, limit: int = MAX_JSON_BYTES) -> bytes:
+    """The whole content of a regular file, refusing directories and oversized files."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except IsADirectoryError:
+        raise ReadError("is a directory, not a file") from None
+    except FileNotFoundError:
+        raise ReadError("missing") from None
+    except PermissionError:
+        raise ReadError("permission denied") from None
+    except OSError as exc:
+        raise ReadError(f"unreadable ({exc.strerror or exc.__class__.__name__})") from None
+    if len(data) > limit:
+        raise ReadError(f"larger than {limit // (1024 * 1024)} MiB")
+    return data
+
+
+def parse_json(data: bytes) -> Any:
+    """Parse UTF-8 JSON bytes, raising `ReadError` with a short reason."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReadError(f"not UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text)  # NaN/Infinity load as floats: losses can be NaN
+    except json.JSONDecodeError as exc:
+        raise ReadError(f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise ReadError("invalid JSON (nested too deeply)") from None
+
+
+def read_json_object(path: Path, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
+    """Read a JSON file whose top level must be an object."""
+    value = parse_json(read_bytes(path, limit))
+    if not isinstance(value, dict):
+        raise ReadError(f"expected a JSON object, found {type(value).__name__}")
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Our canonical JSON text: indented, key order kept, non-JSON values as strings."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` atomically: temp file in the same folder, fsync, rename.
+
+    Readers see the old content or the new one, never half of it.
+    """
+    directory = path.parent
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (best effort: not every filesystem allows it)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,150 @@
+"""Plain event objects a training run emits, and their JSON-lines form.
+
+The engine hands each event to an `on_event` callback (the app turns them into Textual
+messages) and appends it to `<version>/events.jsonl`, so a run started in another shell
+can be followed live by reading that file. Importing this module is cheap: no HF stack.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+EVENTS_FILE = "events.jsonl"
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every event; `kind` names the concrete class in the log file."""
+
+    kind: ClassVar[str] = "event"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class Started(Event):
+    """A version was claimed and training is about to start."""
+
+    kind: ClassVar[str] = "started"
+    version_id: str
+    path: str
+    parent: str | None = None
+
+
+@dataclass(frozen=True)
+class LogLine(Event):
+    """One line of human-readable output (what a terminal would have shown)."""
+
+    kind: ClassVar[str] = "log"
+    text: str
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    """Optimizer step `step` of `total`; `eta_s` is the estimated seconds left."""
+
+    kind: ClassVar[str] = "progress"
+    step: int
+    total: int
+    epoch: float | None = None
+    eta_s: float | None = None
+
+
+@dataclass(frozen=True)
+class LossPoint(Event):
+    """One logged loss: `split` is "train" or "eval"."""
+
+    kind: ClassVar[str] = "loss"
+    step: int
+    loss: float
+    split: str = "train"
+    epoch: float | None = None
+
+
+@dataclass(frozen=True)
+class EpochSaved(Event):
+    """A per-epoch checkpoint landed on disk."""
+
+    kind: ClassVar[str] = "epoch"
+    epoch: float
+    step: int
+    checkpoint: str
+    train_loss: float | None = None
+    eval_loss: float | None = None
+
+
+@dataclass(frozen=True)
+class Finished(Event):
+    """The run completed; the adapter and metrics are saved."""
+
+    kind: ClassVar[str] = "finished"
+    version_id: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failed(Event):
+    """The run failed; `error` is a one-line reason."""
+
+    kind: ClassVar[str] = "failed"
+    version_id: str | None
+    error: str
+
+
+@dataclass(frozen=True)
+class Cancelled(Event):
+    """The run stopped because it was asked to; saved checkpoints are kept."""
+
+    kind: ClassVar[str] = "cancelled"
+    version_id: str
+    step: int | None = None
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (Started, LogLine, Progress, LossPoint, EpochSaved, Finished, Failed, Cancelled)
+}
+TERMINAL_KINDS = frozenset({Finished.kind, Failed.kind, Cancelled.kind})
+
+
+def event_to_json(event: Event) -> str:
+    """One line of `events.jsonl`."""
+    return json.dumps(event.to_dict(), ensure_ascii=False, default=str)
+
+
+def event_from_dict(data: object) -> Event | None:
+    """Rebuild an event from its JSON form; None for anything malformed or unknown.
+
+    The log file is untrusted like every file in a user's folder.
+    """
+    if not isinstance(data, dict):
+        return None
+    cls = EVENT_TYPES.get(str(data.get("kind")))
+    if cls is None:
+        return None
+    names = {f.name for f in fields(cls)}
+    try:
+        return cls(**{k: v for k, v in data.items() if k in names})
+    except TypeError:
+        return None
+
+
+def parse_event_lines(chunk: bytes) -> tuple[list[Event], int]:
+    """Parse the complete lines of `chunk`; return the events and the bytes consumed.
+
+    A trailing partial line (a writer mid-append) is left for the next read.
+    """
+    end = chunk.rfind(b"\n") + 1
+    events: list[Event] = []
+    for raw in chunk[:end].splitlines():
+        try:
+            event = event_from_dict(json.loads(raw.decode("utf-8", errors="replace")))
+        except (json.JSONDecodeError, RecursionError):
+            continue
+        if event is not None:
+            events.append(event)
+    return events, end
