@@ -16,6 +16,10 @@ from typing import Any
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
+def _empty() -> Mapping[str, Any]:
+    return EMPTY
+
+
 class Status(enum.StrEnum):
     """Lifecycle of a version, as shown in the tree and reported by `--check`."""
 
@@ -81,7 +85,7 @@ class AdapterInfo:
     file_size: int
     tensors: tuple[TensorInfo, ...]
     modules: tuple[LoraModule, ...]
-    header_metadata: Mapping[str, str] = EMPTY
+    header_metadata: Mapping[str, str] = field(default_factory=_empty)
 
     @property
     def ranks(self) -> frozenset[int]:
@@ -179,7 +183,7 @@ class Version:
     created: float | None = None  # POSIX seconds
     base_model: str | None = None
     lora: LoraSettings = field(default_factory=LoraSettings)
-    training_args: Mapping[str, Any] = EMPTY
+    training_args: Mapping[str, Any] = field(default_factory=_empty)
     metrics: Metrics = field(default_factory=Metrics)
     checkpoints: tuple[Checkpoint, ...] = ()
     parent: Parent | None = None
@@ -188,11 +192,11 @@ class Version:
     num_samples: int | None = None
     num_epochs: float | None = None
     data_fingerprint: str | None = None
-    library_versions: Mapping[str, str] = EMPTY
+    library_versions: Mapping[str, str] = field(default_factory=_empty)
     error: str | None = None
     adapter: AdapterInfo | None = None
-    adapter_config: Mapping[str, Any] = EMPTY
-    metadata: Mapping[str, Any] = EMPTY
+    adapter_config: Mapping[str, Any] = field(default_factory=_empty)
+    metadata: Mapping[str, Any] = field(default_factory=_empty)
     problems: tuple[Problem, ...] = ()
 
     @property

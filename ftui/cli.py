@@ -1,0 +1,80 @@
+"""The `ftui` command: parse arguments, pick the root, launch. No logic lives here.
+
+    ftui [DIR]                      browse the versions in DIR (default ./model_versions)
+    ftui --check [DIR] [--json]     check DIR with no terminal; exit 0 healthy, 1 damaged, 2 unusable
+    ftui train [...]                start a training run (see `ftui train --help`)
+    ftui retrain VERSION [...]      retrain a version with the same or changed settings
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_ROOT = "model_versions"
+
+
+def _browse_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ftui",
+        description="Browse, train and compare LoRA fine-tuning versions.",
+        epilog="Subcommands: `ftui train --help`, `ftui retrain --help`.",
+    )
+    parser.add_argument("root", nargs="?", default=DEFAULT_ROOT, metavar="DIR",
+                        help="folder of versions (default: ./model_versions)")  # fmt: skip
+    parser.add_argument("--check", action="store_true",
+                        help="check every version without a terminal and exit")  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="with --check: a JSON report")
+    parser.add_argument("--no-ui", action="store_true",
+                        help="with --check: skip the headless pass of the app itself")  # fmt: skip
+    parser.add_argument("--version", action="version", version=_version())
+    return parser
+
+
+def _version() -> str:
+    from ftui import __version__
+
+    return f"ftui {__version__}"
+
+
+def _train_main(argv: list[str]) -> int:
+    from ftui.train import commands
+
+    parser = argparse.ArgumentParser(prog=f"ftui {argv[0]}")
+    if argv[0] == "train":
+        commands.add_train_arguments(parser)
+        return commands.run_train_command(parser.parse_args(argv[1:]))
+    commands.add_retrain_arguments(parser)
+    return commands.run_retrain_command(parser.parse_args(argv[1:]))
+
+
+def _check_main(root: Path, as_json: bool, with_app: bool) -> int:
+    from dataclasses import replace
+
+    from ftui.store.check import check_root, dumps_report, format_report
+
+    report = check_root(root)
+    if with_app and report.error is None:
+        from ftui.app.headless import run_headless_check
+
+        report = replace(report, extra_problems=tuple(run_headless_check(root)))
+    print(dumps_report(report) if as_json else "\n".join(format_report(report)))
+    return report.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("train", "retrain"):
+        return _train_main(argv)
+    args = _browse_parser().parse_args(argv)
+    root = Path(args.root)
+    if args.check:
+        return _check_main(root, args.json, with_app=not args.no_ui)
+    from ftui.app.main import run_app
+
+    return run_app(root)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

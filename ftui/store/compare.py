@@ -1,0 +1,196 @@
+"""Compare two versions (or checkpoints): settings that differ and a per-module LoRA diff.
+
+Shapes come from safetensors headers only, so comparing two 100 MB adapters costs the
+same as comparing two 17 KB ones.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .jsonio import ReadError, read_json_object
+from .model import AdapterInfo, Checkpoint, LoraModule, Version
+from .safetensors_header import read_adapter
+from .scan import ADAPTER_CONFIG, ADAPTER_WEIGHTS
+
+# Keys that differ between any two runs and say nothing about how they differ.
+VOLATILE_KEYS = frozenset({"version_id", "timestamp", "run", "error", "epochs", "log_history"})
+
+
+class ModuleStatus(enum.StrEnum):
+    SAME = "same"
+    SHAPE_DIFFERS = "shape differs"
+    ONLY_A = "only in A"
+    ONLY_B = "only in B"
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One side of a comparison: a version, or one of its checkpoints."""
+
+    label: str
+    version: Version
+    checkpoint: Checkpoint | None
+    adapter: AdapterInfo | None
+    adapter_config: Mapping[str, Any]
+    error: str | None = None
+
+    @property
+    def base_model(self) -> str | None:
+        return self.version.base_model
+
+
+@dataclass(frozen=True, slots=True)
+class SettingDiff:
+    key: str
+    a: Any
+    b: Any
+
+    @property
+    def differs(self) -> bool:
+        return self.a != self.b
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleDiff:
+    name: str
+    a: LoraModule | None
+    b: LoraModule | None
+    status: ModuleStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    a: Side
+    b: Side
+    settings: tuple[SettingDiff, ...]  # every key, in order; filter on `differs`
+    modules: tuple[ModuleDiff, ...]
+
+    @property
+    def differing_settings(self) -> tuple[SettingDiff, ...]:
+        return tuple(s for s in self.settings if s.differs)
+
+    @property
+    def base_models_differ(self) -> bool:
+        return self.a.base_model != self.b.base_model
+
+    def summary(self) -> str:
+        return summarize(self.modules)
+
+
+def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"a": {"b": 1}}` → `{"a.b": 1}`; lists stay values."""
+    flat: dict[str, Any] = {}
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(item, Mapping) and item:
+            flat.update(flatten(item, f"{name}."))
+        else:
+            flat[name] = item
+    return flat
+
+
+def diff_mappings(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[SettingDiff, ...]:
+    """Every flattened key of either side, with both values (None where absent)."""
+    flat_a, flat_b = flatten(a), flatten(b)
+    keys = list(dict.fromkeys([*flat_a, *flat_b]))
+    return tuple(SettingDiff(k, flat_a.get(k), flat_b.get(k)) for k in keys)
+
+
+def settings_of(side: Side) -> dict[str, Any]:
+    """What is compared: the metadata (less volatile keys) and adapter_config.json."""
+    meta = {k: v for k, v in side.version.metadata.items() if k not in VOLATILE_KEYS}
+    if not meta:  # a Trainer folder: describe it from what was read
+        meta = {"model_name": side.version.base_model}
+    return {**meta, "adapter_config": dict(side.adapter_config)}
+
+
+def diff_modules(a: AdapterInfo | None, b: AdapterInfo | None) -> tuple[ModuleDiff, ...]:
+    """Pair modules by name; A's order first, then those only in B."""
+    mods_a = {m.name: m for m in a.modules} if a else {}
+    mods_b = {m.name: m for m in b.modules} if b else {}
+    result = []
+    for name in dict.fromkeys([*mods_a, *mods_b]):
+        ma, mb = mods_a.get(name), mods_b.get(name)
+        if ma is None:
+            status = ModuleStatus.ONLY_B
+        elif mb is None:
+            status = ModuleStatus.ONLY_A
+        elif (ma.a_shape, ma.b_shape) == (mb.a_shape, mb.b_shape):
+            status = ModuleStatus.SAME
+        else:
+            status = ModuleStatus.SHAPE_DIFFERS
+        result.append(ModuleDiff(name, ma, mb, status))
+    return tuple(result)
+
+
+def summarize(modules: tuple[ModuleDiff, ...]) -> str:
+    """One line, e.g. `24 modules, rank 4 → 8, 2 modules only in B`."""
+    if not modules:
+        return "no LoRA modules on either side"
+    parts = [f"{len(modules)} module{'s' if len(modules) != 1 else ''}"]
+    ranks_a = sorted({m.a.rank for m in modules if m.a and m.a.rank is not None})
+    ranks_b = sorted({m.b.rank for m in modules if m.b and m.b.rank is not None})
+    fmt = "/".join
+    if ranks_a == ranks_b:
+        parts.append(f"rank {fmt(map(str, ranks_a)) or '?'}")
+    else:
+        parts.append(f"rank {fmt(map(str, ranks_a)) or '?'} → {fmt(map(str, ranks_b)) or '?'}")
+    counts: dict[ModuleStatus, int] = {}
+    for module in modules:
+        counts[module.status] = counts.get(module.status, 0) + 1
+    for status in (ModuleStatus.SHAPE_DIFFERS, ModuleStatus.ONLY_A, ModuleStatus.ONLY_B):
+        if counts.get(status):
+            n = counts[status]
+            parts.append(f"{n} module{'s' if n != 1 else ''} {status.value}")
+    if counts.get(ModuleStatus.SAME) == len(modules):
+        parts.append("all shapes the same")
+    return ", ".join(parts)
+
+
+def side_for(version: Version, checkpoint: Checkpoint | None = None) -> Side:
+    """Load what a comparison needs for a version or one of its checkpoints (headers only)."""
+    if checkpoint is None:
+        return Side(version.id, version, None, version.adapter, version.adapter_config,
+                    _missing_reason(version.path, version.adapter))
+    folder = checkpoint.path
+    adapter, error = _read_adapter_or_reason(folder / ADAPTER_WEIGHTS)
+    try:
+        config: Mapping[str, Any] = read_json_object(folder / ADAPTER_CONFIG, limit=1024 * 1024)
+    except ReadError:
+        config = version.adapter_config
+    return Side(f"{version.id}/{checkpoint.name}", version, checkpoint, adapter, config, error)
+
+
+def _read_adapter_or_reason(path: Path) -> tuple[AdapterInfo | None, str | None]:
+    try:
+        return read_adapter(path), None
+    except ReadError as exc:
+        return None, f"{path.parent.name}/{path.name}: {exc}"
+
+
+def _missing_reason(folder: Path, adapter: AdapterInfo | None) -> str | None:
+    return None if adapter is not None else f"{folder.name}/{ADAPTER_WEIGHTS}: no adapter"
+
+
+def compare(a: Side, b: Side) -> Comparison:
+    """Compare two sides: all settings (with `differs`) and the module diff."""
+    return Comparison(
+        a=a,
+        b=b,
+        settings=diff_mappings(settings_of(a), settings_of(b)),
+        modules=diff_modules(a.adapter, b.adapter),
+    )
+
+
+def compare_versions(
+    a: Version,
+    b: Version,
+    checkpoint_a: Checkpoint | None = None,
+    checkpoint_b: Checkpoint | None = None,
+) -> Comparison:
+    return compare(side_for(a, checkpoint_a), side_for(b, checkpoint_b))

@@ -1,0 +1,134 @@
+"""Loss history, read lazily from the Trainer's `trainer_state.json` (or the metadata).
+
+The scan never reads histories: they are loaded when a version is selected, plotted,
+compared or checked, which keeps listing 10,000 versions fast.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .fields import as_float, as_int
+from .jsonio import ReadError, read_json_object
+from .model import Metrics, Problem, Version
+
+TRAINER_STATE = "trainer_state.json"
+
+
+@dataclass(frozen=True, slots=True)
+class LossPoint:
+    step: int
+    loss: float
+    epoch: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LossHistory:
+    """Train loss per logged step, eval loss per evaluation, and epoch boundaries (steps)."""
+
+    train: tuple[LossPoint, ...] = ()
+    eval: tuple[LossPoint, ...] = ()
+    epoch_steps: tuple[int, ...] = ()
+    source: str = ""
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.train and not self.eval
+
+    def non_finite(self) -> list[str]:
+        """Descriptions of every NaN/inf loss, e.g. `loss=nan at step 12`."""
+        bad = []
+        for name, points in (("loss", self.train), ("eval_loss", self.eval)):
+            bad += [f"{name}={p.loss} at step {p.step}" for p in points if not math.isfinite(p.loss)]
+        return bad
+
+    def metrics(self) -> Metrics:
+        """Final and best losses as the history shows them."""
+
+        def finite(points: tuple[LossPoint, ...]) -> list[LossPoint]:
+            return [p for p in points if math.isfinite(p.loss)]
+
+        train, evals = finite(self.train), finite(self.eval)
+        best_eval = min(evals, key=lambda p: p.loss) if evals else None
+        return Metrics(
+            final_train_loss=train[-1].loss if train else None,
+            best_train_loss=min(p.loss for p in train) if train else None,
+            final_eval_loss=evals[-1].loss if evals else None,
+            best_eval_loss=best_eval.loss if best_eval else None,
+            best_epoch=best_eval.epoch if best_eval else None,
+        )
+
+
+def parse_log_history(entries: object, source: str = "") -> LossHistory:
+    """Turn a Trainer `log_history` list into a `LossHistory`, skipping malformed entries."""
+    if not isinstance(entries, list):
+        return LossHistory(source=source)
+    train: list[LossPoint] = []
+    evals: list[LossPoint] = []
+    epoch_steps: list[int] = []
+    last_epoch_index = 0
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        step = as_int(entry.get("step"))
+        if step is None:
+            continue
+        epoch = as_float(entry.get("epoch"))
+        if "loss" in entry and (loss := as_float(entry["loss"])) is not None:
+            train.append(LossPoint(step, loss, epoch))
+        if "eval_loss" in entry and (loss := as_float(entry["eval_loss"])) is not None:
+            evals.append(LossPoint(step, loss, epoch))
+        if epoch is not None and math.isfinite(epoch) and int(epoch) > last_epoch_index:
+            if abs(epoch - round(epoch)) < 1e-6:
+                epoch_steps.append(step)
+            last_epoch_index = int(epoch)
+    return LossHistory(tuple(train), tuple(evals), tuple(dict.fromkeys(epoch_steps)), source)
+
+
+def read_trainer_state(path: Path) -> tuple[LossHistory, dict[str, Any]]:
+    """Read one `trainer_state.json`; raises `ReadError` when it is unreadable."""
+    state = read_json_object(path)
+    return parse_log_history(state.get("log_history"), str(path)), state
+
+
+def history_sources(version: Version) -> list[Path]:
+    """Where a version's history may be, best first."""
+    paths = [version.path / TRAINER_STATE]
+    paths += [c.path / TRAINER_STATE for c in sorted(version.checkpoints, key=lambda c: -c.step)]
+    return paths
+
+
+def load_history(version: Version) -> tuple[LossHistory, list[Problem]]:
+    """The loss history of a version, and any problem met while reading it."""
+    problems: list[Problem] = []
+    for path in history_sources(version):
+        try:
+            history, _ = read_trainer_state(path)
+        except ReadError as exc:
+            if str(exc) != "missing":
+                problems.append(Problem(_relative(path, version), str(exc)))
+            continue
+        return history, problems
+    for key in ("log_history", "loss_history"):
+        if key in version.metadata:
+            name = version.metadata_path.name if version.metadata_path else "metadata"
+            return parse_log_history(version.metadata[key], f"{name}:{key}"), problems
+    return LossHistory(), problems
+
+
+def load_checkpoint_history(path: Path) -> LossHistory:
+    """The history saved in one checkpoint folder (empty when unreadable)."""
+    try:
+        return read_trainer_state(path / TRAINER_STATE)[0]
+    except ReadError:
+        return LossHistory()
+
+
+def _relative(path: Path, version: Version) -> str:
+    try:
+        return str(path.relative_to(version.path.parent))
+    except ValueError:
+        return str(path)
