@@ -7,7 +7,7 @@ compared or checked, which keeps listing 10,000 versions fast.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +132,26 @@ def _relative(path: Path, version: Version) -> str:
         return str(path.relative_to(version.path.parent))
     except ValueError:
         return str(path)
+
+
+def with_history_metrics(version: Version, history: LossHistory | None = None) -> Version:
+    """`version` with the metrics its metadata lacks filled in from its loss history.
+
+    Tutorial and Trainer folders record no metrics; the app calls this in a worker after
+    the first screen so the loss column fills in without slowing the scan.
+    """
+    m = version.metrics
+    if history is None:
+        if m.final_train_loss is not None and m.final_eval_loss is not None:
+            return version
+        history, _ = load_history(version)
+    h = history.metrics()
+    filled = replace(
+        m,
+        final_train_loss=m.final_train_loss if m.final_train_loss is not None else h.final_train_loss,
+        best_train_loss=m.best_train_loss if m.best_train_loss is not None else h.best_train_loss,
+        final_eval_loss=m.final_eval_loss if m.final_eval_loss is not None else h.final_eval_loss,
+        best_eval_loss=m.best_eval_loss if m.best_eval_loss is not None else h.best_eval_loss,
+        best_epoch=m.best_epoch if m.best_epoch is not None else h.best_epoch,
+    )
+    return version if filled == m else replace(version, metrics=filled)
