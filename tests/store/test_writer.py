@@ -1,0 +1,95 @@
+"""Writers: exclusive ids, atomic metadata, unknown fields kept, nothing overwritten."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from ftui.store import (
+    WriteError,
+    claim_version,
+    create_metadata,
+    metadata_path,
+    scan,
+    set_notes,
+    set_tags,
+    update_metadata,
+)
+
+NOW = datetime(2026, 11, 25, 12, 0, 0)
+
+
+def test_runs_started_in_the_same_second_get_different_ids(tmp_path: Path) -> None:
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def claim() -> None:
+        version_id, _ = claim_version(tmp_path, now=NOW)
+        with lock:
+            claimed.append(version_id)
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(claimed)) == 8
+    assert "v_20261125_120000" in claimed and "v_20261125_120000_8" in claimed
+
+
+def test_a_leftover_metadata_file_is_never_reused(tmp_path: Path) -> None:
+    (tmp_path / "metadata_v_20261125_120000.json").write_text('{"keep": true}')
+    version_id, folder = claim_version(tmp_path, now=NOW)
+    assert version_id == "v_20261125_120000_2" and folder.is_dir()
+    assert json.loads((tmp_path / "metadata_v_20261125_120000.json").read_text()) == {"keep": True}
+
+
+def test_create_is_exclusive_and_update_keeps_unknown_fields(tmp_path: Path) -> None:
+    version_id, _ = claim_version(tmp_path, now=NOW)
+    path = create_metadata(tmp_path, version_id, {"status": "running", "custom": {"x": 1}})
+    with pytest.raises(WriteError, match="refusing to overwrite"):
+        create_metadata(tmp_path, version_id, {"status": "completed"})
+    update_metadata(path, {"status": "completed"})
+    set_tags(path, ["best", " best", "", "keep"])
+    set_notes(path, "line one\nline two")
+    data = json.loads(path.read_text())
+    assert data["custom"] == {"x": 1} and data["status"] == "completed"
+    assert data["tags"] == ["best", "keep"] and data["schema_version"] == 1
+    assert data["version_id"] == version_id
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    v = scan(tmp_path)[0]
+    assert v.tags == ("best", "keep") and v.notes == "line one\nline two"
+
+
+def test_update_with_a_function_and_concurrent_writers(tmp_path: Path) -> None:
+    path = metadata_path(tmp_path, "v_1")
+    path.write_text('{"n": 0}')
+
+    def bump() -> None:
+        for _ in range(20):
+            update_metadata(path, lambda record: record.__setitem__("n", record["n"] + 1))
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert json.loads(path.read_text())["n"] == 80  # no lost update
+
+
+def test_damaged_metadata_is_not_rewritten(tmp_path: Path) -> None:
+    path = metadata_path(tmp_path, "v_1")
+    path.write_text('{"truncated": ')
+    with pytest.raises(WriteError, match="invalid JSON"):
+        set_tags(path, ["x"])
+    assert path.read_text() == '{"truncated": '
+
+
+def test_unwritable_root(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(WriteError, match="cannot create"):
+        claim_version(tmp_path / "file" / "sub")
