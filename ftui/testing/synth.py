@@ -80,6 +80,7 @@ def write_version(
     num_samples: int = 200,
     base_model: str = "gpt2",
     layers: int = 6,
+    hidden: int = 64,
     history_entries: int = 100,
     seed: int = 0,
     timestamp: datetime | None = None,
@@ -88,7 +89,7 @@ def write_version(
     """Write one tutorial-layout version under `root`; return its folder."""
     folder = root / version_id
     folder.mkdir(parents=True, exist_ok=False)
-    save_file(lora_tensors(r, layers, seed=seed), str(folder / "adapter_model.safetensors"))
+    save_file(lora_tensors(r, layers, hidden, seed=seed), str(folder / "adapter_model.safetensors"))
     (folder / "adapter_config.json").write_text(
         json.dumps(adapter_config(r, alpha, dropout, base_model), indent=2)
     )
@@ -116,10 +117,11 @@ def write_version(
     return folder
 
 
-def write_many(root: Path, count: int, seed: int = 0) -> None:
-    """`count` versions with ids `v_<date>_<time>` one minute apart."""
+def write_many(root: Path, count: int, seed: int = 0, hidden: int = 64) -> None:
+    """`count` versions with ids `v_<date>_<time>` one minute apart (24 LoRA tensors each)."""
     start = datetime(2025, 1, 1)
     for i in range(count):
         stamp = start + timedelta(minutes=i)
         write_version(root, f"v_{stamp:%Y%m%d_%H%M%S}", r=(4, 8, 16)[i % 3],
-                      alpha=(8, 16, 32)[i % 3], seed=seed + i, timestamp=stamp)  # fmt: skip
+                      alpha=(8, 16, 32)[i % 3], seed=seed + i, timestamp=stamp,
+                      hidden=hidden)  # fmt: skip
