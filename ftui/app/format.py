@@ -1,0 +1,98 @@
+"""Turning store objects into rich `Text` for display: symbols, numbers, labels.
+
+Every string that comes from a file goes through `safe_text` and into a `Text` object,
+never through markup, so `[bold]` or an escape sequence in a run name shows literally.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+
+from ftui.store import Checkpoint, Status, Version, one_line, safe_text
+
+# A symbol per status, so the status reads without colour (NO_COLOR, monochrome terminals).
+STATUS_SYMBOL: dict[Status, str] = {
+    Status.COMPLETED: "✓",
+    Status.RUNNING: "▶",
+    Status.FAILED: "✗",
+    Status.CANCELLED: "⊘",
+    Status.INTERRUPTED: "!",
+    Status.DAMAGED: "⚠",
+}
+STATUS_STYLE: dict[Status, str] = {
+    Status.COMPLETED: "green",
+    Status.RUNNING: "bold yellow",
+    Status.FAILED: "bold red",
+    Status.CANCELLED: "dim",
+    Status.INTERRUPTED: "magenta",
+    Status.DAMAGED: "bold red",
+}
+
+
+def plain(value: object, limit: int = 200) -> Text:
+    """Untrusted text as a one-line `Text` with control characters escaped."""
+    return Text(one_line(str(value), limit))
+
+
+def fmt_loss(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.4f}"
+
+
+def fmt_time(created: float | None) -> str:
+    """Absolute local time (never relative, so screens and snapshots are deterministic)."""
+    if created is None:
+        return "—"
+    try:
+        return datetime.fromtimestamp(created).strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError):
+        return "—"
+
+
+def fmt_value(value: Any, limit: int = 120) -> str:
+    """A metadata value on one line: lists joined, None as a dash, strings escaped."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return one_line(", ".join(fmt_value(v, limit) for v in value), limit)
+    return one_line(str(value), limit)
+
+
+def status_text(status: Status) -> Text:
+    return Text(f"{STATUS_SYMBOL[status]} {status.value}", style=STATUS_STYLE[status])
+
+
+def version_label(version: Version, marked: bool = False) -> Text:
+    """One tree row: mark, status symbol, id, r/alpha, final loss."""
+    label = Text()
+    label.append("● " if marked else "  ", style="bold")
+    label.append(STATUS_SYMBOL[version.status] + " ", style=STATUS_STYLE[version.status])
+    label.append(safe_text(version.id))
+    label.append(f" {version.lora.short()}", style="cyan")
+    label.append(f" {fmt_loss(version.final_loss)}")
+    return label
+
+
+def checkpoint_label(checkpoint: Checkpoint, marked: bool = False) -> Text:
+    label = Text()
+    label.append("● " if marked else "  ", style="bold")
+    label.append(safe_text(checkpoint.label), style="dim")
+    loss = checkpoint.eval_loss if checkpoint.eval_loss is not None else checkpoint.train_loss
+    if loss is not None:
+        label.append(f" {fmt_loss(loss)}")
+    return label
+
+
+def shape_text(shape: tuple[int, ...] | None) -> str:
+    return "—" if shape is None else "×".join(map(str, shape))

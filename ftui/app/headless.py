@@ -1,0 +1,111 @@
+"""`ftui --check DIR`'s app pass: run the real app headless over DIR and report errors.
+
+It opens the browser, visits every version's details and loss plot, opens compare on the
+first two versions and draws each screen; any exception, error notification or timeout
+becomes a one-line problem. So CI can prove the app works on a folder with no terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.notifications import SeverityLevel
+
+from ftui.store import one_line
+
+from .main import FtuiApp
+from .screens.browser import BrowserScreen
+from .screens.compare import CompareScreen
+from .selection import Key
+from .textdump import screen_text
+
+STEP_TIMEOUT_S = 30.0
+SIZE = (120, 40)
+
+
+class CheckingApp(FtuiApp):
+    """The app, recording error notifications instead of only showing them."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root, poll_interval=0)
+        self.errors: list[str] = []
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        if severity == "error":
+            self.errors.append(one_line(message))
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+
+async def _until(
+    condition: Callable[[], bool], what: str, pilot_pause: Callable[[], object]
+) -> None:
+    deadline = time.monotonic() + STEP_TIMEOUT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out {what}")
+        await pilot_pause()  # type: ignore[misc]
+
+
+async def _check(root: Path) -> list[str]:
+    app = CheckingApp(root)
+    problems: list[str] = []
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+
+            def pause() -> object:
+                return pilot.pause(0.01)
+
+            browser = app.screen
+            assert isinstance(browser, BrowserScreen)
+            await _until(lambda: browser.scan_complete, "scanning", pause)
+            if browser.scan_error:
+                return [f"app: {browser.scan_error}"]
+            keys: list[Key] = [k for k in browser.version_tree.nodes_by_key if k[1] is None]
+            for key in keys:
+                if not browser.version_tree.select_key(key):
+                    problems.append(f"app: {key[0]}: not selectable in the tree")
+                    continue
+
+                def loaded(key: Key = key) -> bool:
+                    shown = browser.details.loaded
+                    return shown is not None and shown.selection.key == key
+
+                await _until(loaded, f"loading the details of {key[0]}", pause)
+                screen_text(app)  # draws the details and the plot
+            versions = [k for k in keys][:2]
+            if len(versions) == 2:
+                browser.marked = versions
+                browser.action_compare()
+                await _until(
+                    lambda: isinstance(app.screen, CompareScreen), "opening compare", pause
+                )
+                compare = app.screen
+                assert isinstance(compare, CompareScreen)
+                await _until(
+                    lambda: compare.data is not None or bool(app.errors),
+                    "loading the comparison",
+                    pause,
+                )
+                screen_text(app)
+                compare.action_back()
+                await pilot.pause()
+    except Exception as exc:  # the app crashed: that is exactly what this pass reports
+        problems.append(f"app: {type(exc).__name__}: {one_line(str(exc))}")
+    problems += [f"app: {error}" for error in app.errors]
+    return problems
+
+
+def run_headless_check(root: Path) -> list[str]:
+    """Problems found by running the app over `root` (empty when all went well)."""
+    return asyncio.run(_check(root))

@@ -1,0 +1,119 @@
+"""Plain functions the app's workers call: scanning, details, comparisons, following runs.
+
+No Textual here: each function takes what it needs and returns data (or yields it, with
+a `threading.Event` to stop early), so it can be tested and timed on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from ftui.store import (
+    LossHistory,
+    Version,
+    compare,
+    iter_versions,
+    load_history,
+    read_adapter,
+    side_for,
+    walk_files,
+)
+from ftui.store.history import load_checkpoint_history, with_history_metrics
+from ftui.store.jsonio import ReadError
+
+from .messages import ComparisonData, DetailsData
+from .selection import Selection
+
+FIRST_BATCH_S = 0.15  # show what has been read after this long, then the rest at the end
+MAX_FILES_SHOWN = 200
+
+
+def scan_batches(root: Path, stop: threading.Event) -> Iterator[tuple[list[Version], bool]]:
+    """Yield (versions so far, complete): one early batch for big folders, then all.
+
+    Raises `RootError` when the root is unusable.
+    """
+    versions: list[Version] = []
+    started = time.monotonic()
+    sent_early = False
+    for version in iter_versions(root):
+        if stop.is_set():
+            return
+        versions.append(version)
+        if not sent_early and time.monotonic() - started > FIRST_BATCH_S:
+            sent_early = True
+            yield list(versions), False
+    yield versions, True
+
+
+def fill_metrics(versions: list[Version], stop: threading.Event) -> dict[str, Version]:
+    """Versions whose missing losses could be filled from their histories, by id."""
+    filled: dict[str, Version] = {}
+    for version in versions:
+        if stop.is_set():
+            break
+        if version.final_loss is not None:
+            continue
+        try:
+            better = with_history_metrics(version)
+        except Exception:  # an unreadable history: the loss simply stays unknown
+            continue
+        if better is not version:
+            filled[version.id] = better
+    return filled
+
+
+def root_signature(root: Path) -> int | None:
+    """A cheap fingerprint of the root: changes whenever an entry is added, removed or
+    renamed (metadata writes are renames), so polling it finds new and updated versions."""
+    try:
+        return os.stat(root).st_mtime_ns
+    except OSError:
+        return None
+
+
+def load_details(selection: Selection) -> DetailsData:
+    """History, files and adapter of the selection (reads files; call from a worker)."""
+    version, checkpoint = selection.version, selection.checkpoint
+    history, problems = load_history(version)
+    folder = checkpoint.path if checkpoint else version.path
+    entries, total = walk_files(folder, limit=MAX_FILES_SHOWN + 1)
+    files = [(e.path, e.size) for e in entries[:MAX_FILES_SHOWN]]
+    adapter = version.adapter
+    texts = [str(p) for p in problems]
+    if checkpoint is not None:
+        try:
+            adapter = read_adapter(checkpoint.path / "adapter_model.safetensors")
+        except ReadError as exc:
+            adapter = None
+            texts.append(f"{checkpoint.name}/adapter_model.safetensors: {exc}")
+    return DetailsData(
+        selection=selection,
+        history=history,
+        problems=texts,
+        files=files,
+        total_size=total,
+        more_files=len(entries) > MAX_FILES_SHOWN,
+        adapter=adapter,
+    )
+
+
+def load_comparison(a: Selection, b: Selection) -> ComparisonData:
+    """Both sides (headers only), their diff and their loss histories."""
+    started = time.perf_counter()
+    comparison = compare(side_for(a.version, a.checkpoint), side_for(b.version, b.checkpoint))
+    seconds = time.perf_counter() - started
+    return ComparisonData(comparison, history_of(a), history_of(b), seconds)
+
+
+def history_of(selection: Selection) -> LossHistory:
+    """A checkpoint's own history (up to its step), else the version's."""
+    if selection.checkpoint is not None:
+        history = load_checkpoint_history(selection.checkpoint.path)
+        if not history.is_empty:
+            return history
+    return load_history(selection.version)[0]

@@ -1,0 +1,1 @@
+"""Screens: the browser, compare, training form, run view, and small modal dialogs."""

@@ -1,0 +1,203 @@
+"""The compare pane: two versions (or checkpoints) side by side.
+
+Settings that differ (all with `a`), both loss curves overlaid in one plot, and a
+per-module table of LoRA shapes and ranks with a one-line summary. Shapes come from
+safetensors headers only, so opening it costs the same for 17 KB or 200 MB adapters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from ftui.store import Comparison, LoraModule, ModuleStatus, safe_text
+
+from ..format import fmt_value, plain, shape_text
+from ..loading import load_comparison
+from ..messages import ComparisonData, ComparisonLoaded, WorkFailed
+from ..selection import Selection
+from ..widgets.loss_plot import LossPlot
+
+MODULE_STATUS_STYLE = {
+    ModuleStatus.SAME: ("=", "dim"),
+    ModuleStatus.SHAPE_DIFFERS: ("≠", "bold yellow"),
+    ModuleStatus.ONLY_A: ("◀", "bold red"),
+    ModuleStatus.ONLY_B: ("▶", "bold red"),
+}
+
+
+def head_text(comparison: Comparison, show_all: bool) -> RenderableType:
+    a, b = comparison.a, comparison.b
+    lines: list[RenderableType] = []
+    title = Text()
+    title.append("A ", style="bold cyan")
+    title.append(safe_text(a.label))
+    title.append("   vs   ")
+    title.append("B ", style="bold orange1")
+    title.append(safe_text(b.label))
+    lines.append(title)
+    if comparison.base_models_differ:
+        warning = Text("⚠ different base models: ", style="bold red")
+        warning.append_text(plain(f"{a.base_model or '?'} vs {b.base_model or '?'}", 120))
+        warning.append(" (the adapters are not interchangeable)", style="red")
+        lines.append(warning)
+    for side, name in ((a, "A"), (b, "B")):
+        if side.error:
+            lines.append(Text(f"⚠ {name}: {safe_text(side.error)}", style="red"))
+    summary = Text("modules: ", style="bold")
+    summary.append(comparison.summary())
+    lines.append(summary)
+    count = len(comparison.differing_settings)
+    scope = "all settings" if show_all else f"{count} setting{'s' if count != 1 else ''} differ"
+    lines.append(Text(f"{scope} (a: show {'differing' if show_all else 'all'})", style="dim"))
+    return Group(*lines)
+
+
+def settings_table(comparison: Comparison, show_all: bool) -> RenderableType:
+    rows = comparison.settings if show_all else comparison.differing_settings
+    if not rows:
+        return Text("the recorded settings are the same", style="dim")
+    table = Table(box=None, padding=(0, 1), header_style="bold", expand=True)
+    table.add_column("setting", overflow="fold", ratio=2)
+    table.add_column("A", overflow="fold", ratio=3)
+    table.add_column("B", overflow="fold", ratio=3)
+    for diff in rows:
+        style = "bold" if diff.differs and show_all else ""
+        mark = "≠ " if diff.differs and show_all else ""
+        table.add_row(
+            Text(mark + safe_text(diff.key), style=style),
+            Text(fmt_value(diff.a)),
+            Text(fmt_value(diff.b)),
+        )
+    return table
+
+
+def _shapes(module: LoraModule | None) -> tuple[str, str]:
+    if module is None:
+        return "—", "—"
+    shapes = f"{shape_text(module.a_shape)} / {shape_text(module.b_shape)}"
+    return shapes, fmt_value(module.rank)
+
+
+def modules_table(comparison: Comparison) -> RenderableType:
+    if not comparison.modules:
+        return Text("no LoRA modules on either side", style="dim")
+    table = Table(box=None, padding=(0, 1), header_style="bold", expand=True)
+    table.add_column("module", overflow="fold", ratio=3)
+    table.add_column("A: lora_A / lora_B", overflow="fold", ratio=2)
+    table.add_column("r", justify="right", no_wrap=True)
+    table.add_column("B: lora_A / lora_B", overflow="fold", ratio=2)
+    table.add_column("r", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    for diff in comparison.modules:
+        symbol, style = MODULE_STATUS_STYLE[diff.status]
+        a_shapes, a_rank = _shapes(diff.a)
+        b_shapes, b_rank = _shapes(diff.b)
+        table.add_row(
+            plain(diff.name),
+            Text(a_shapes),
+            Text(a_rank),
+            Text(b_shapes),
+            Text(b_rank),
+            Text(f"{symbol} {diff.status.value}", style=style),
+        )
+    return table
+
+
+class CompareScreen(Screen[None]):
+    """Shows what a worker loaded for the pair it was given."""
+
+    BINDINGS = [
+        Binding("escape,q", "back", "Back"),
+        Binding("a", "toggle_all", "All settings"),
+        Binding("x", "swap", "Swap A/B"),
+        Binding("j", "scroll('down')", "Down", show=False),
+        Binding("k", "scroll('up')", "Up", show=False),
+    ]
+
+    def __init__(self, a: Selection, b: Selection) -> None:
+        super().__init__()
+        self.a = a
+        self.b = b
+        self.show_all = False
+        self.data: ComparisonData | None = None
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="compare-body"):
+            yield Static(
+                Text(f"comparing {safe_text(self.a.label)} and {safe_text(self.b.label)}…"),
+                id="compare-head",
+            )
+            yield Static(id="compare-settings")
+            yield LossPlot("loss", id="compare-plot")
+            yield Static(id="compare-modules")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#compare-body").focus()
+        self.load(self.a, self.b)
+
+    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
+    def load(self, a: Selection, b: Selection) -> None:
+        try:
+            self.post_message(ComparisonLoaded(load_comparison(a, b)))
+        except Exception as exc:
+            self.post_message(WorkFailed("compare", f"{type(exc).__name__}: {exc}"))
+
+    @on(ComparisonLoaded)
+    def loaded(self, message: ComparisonLoaded) -> None:
+        self.data = message.data
+        self.render_comparison()
+        data = message.data
+        self.query_one(LossPlot).show_pair(
+            data.history_a, data.history_b, data.comparison.a.label, data.comparison.b.label
+        )
+
+    @on(WorkFailed)
+    def failed(self, message: WorkFailed) -> None:
+        self.app.notify(f"{message.what}: {message.reason}", severity="error", markup=False)
+        self.query_one("#compare-head", Static).update(
+            Text(f"could not compare: {safe_text(message.reason)}", style="red")
+        )
+
+    def render_comparison(self) -> None:
+        if self.data is None:
+            return
+        comparison = self.data.comparison
+        self.query_one("#compare-head", Static).update(head_text(comparison, self.show_all))
+        self.query_one("#compare-settings", Static).update(
+            settings_table(comparison, self.show_all)
+        )
+        self.query_one("#compare-modules", Static).update(modules_table(comparison))
+
+    @property
+    def summary(self) -> str | None:
+        return self.data.comparison.summary() if self.data else None
+
+    def action_toggle_all(self) -> None:
+        self.show_all = not self.show_all
+        self.render_comparison()
+
+    def action_swap(self) -> None:
+        self.a, self.b = self.b, self.a
+        self.load(self.a, self.b)
+
+    def action_scroll(self, direction: str) -> None:
+        body = self.query_one("#compare-body", VerticalScroll)
+        getattr(body, f"scroll_{direction}")()
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def state(self) -> dict[str, Any]:
+        """What the screen currently shows, for tests and the headless check."""
+        return {"summary": self.summary, "show_all": self.show_all}

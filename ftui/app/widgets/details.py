@@ -1,0 +1,230 @@
+"""The details pane: every metadata field, files on disk, LoRA modules and a loss plot.
+
+`show_selection()` fills in what the scan already read (instant); `show_loaded()` adds
+what a worker read afterwards (history, file sizes, a checkpoint's adapter).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from ftui.store import AdapterInfo, Version, human_size, safe_text
+from ftui.store.compare import flatten
+
+from ..format import fmt_loss, fmt_time, fmt_value, plain, shape_text, status_text
+from ..messages import DetailsData
+from ..selection import Selection
+from .loss_plot import LossPlot
+
+# Top-level metadata keys shown in their own sections; anything else goes under "other".
+SHOWN_KEYS = frozenset(
+    {
+        "version_id",
+        "timestamp",
+        "model_name",
+        "lora_config",
+        "num_samples",
+        "num_epochs",
+        "schema_version",
+        "status",
+        "parent",
+        "data",
+        "training_args",
+        "metrics",
+        "epochs",
+        "tags",
+        "notes",
+        "library_versions",
+        "error",
+        "spec",
+        "log_history",
+    }
+)
+MAX_MODULES_SHOWN = 200
+HEAD_ROWS = 4  # status, created, base model, layout: above the plot; the rest below it
+
+
+def field_table(rows: Iterable[tuple[str, Text | str]]) -> Table:
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in rows:
+        table.add_row(Text(key), value if isinstance(value, Text) else Text(value))
+    return table
+
+
+def section(title: str, body: RenderableType) -> Group:
+    return Group(Text(title, style="bold underline"), body)
+
+
+def mapping_rows(mapping: Mapping[str, Any]) -> list[tuple[str, Text | str]]:
+    return [(safe_text(str(k)), fmt_value(v)) for k, v in flatten(mapping).items()]
+
+
+def summary_rows(version: Version) -> list[tuple[str, Text | str]]:
+    lora = version.lora
+    rows: list[tuple[str, Text | str]] = [
+        ("status", status_text(version.status)),
+        ("created", fmt_time(version.created)),
+        ("base model", fmt_value(version.base_model)),
+        ("layout", version.layout.value),
+        (
+            "LoRA",
+            f"r={fmt_value(lora.r)} alpha={fmt_value(lora.alpha)} "
+            f"dropout={fmt_value(lora.dropout)}",
+        ),
+        ("targets", fmt_value(list(lora.target_modules)) if lora.target_modules else "—"),
+    ]
+    if lora.use_rslora is not None or lora.bias is not None:
+        rows.append(("rslora/bias", f"{fmt_value(lora.use_rslora)} / {fmt_value(lora.bias)}"))
+    m = version.metrics
+    rows += [
+        ("train loss", f"final {fmt_loss(m.final_train_loss)}  best {fmt_loss(m.best_train_loss)}"),
+        (
+            "eval loss",
+            f"final {fmt_loss(m.final_eval_loss)}  best {fmt_loss(m.best_eval_loss)}"
+            + (f" (epoch {m.best_epoch:g})" if m.best_epoch is not None else ""),
+        ),
+        ("samples", fmt_value(version.num_samples)),
+        ("epochs", fmt_value(version.num_epochs)),
+        ("data", fmt_value(version.data_fingerprint)),
+    ]
+    parent = version.parent
+    if parent is not None:
+        text = parent.version_id + (f"/{parent.checkpoint}" if parent.checkpoint else "")
+        rows.append(("parent", plain(f"{text} ({parent.mode})")))
+    rows.append(("tags", plain(", ".join(version.tags)) if version.tags else "—"))
+    notes = Text(safe_text(version.notes, keep_newlines=True)) if version.notes else Text("—")
+    rows.append(("notes", notes))
+    if version.error:
+        rows.append(("error", Text(safe_text(version.error), style="bold red")))
+    return rows
+
+
+def modules_table(adapter: AdapterInfo | None) -> RenderableType:
+    if adapter is None:
+        return Text("no adapter weights", style="dim")
+    table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
+    table.add_column("module", overflow="fold")
+    table.add_column("A", no_wrap=True)
+    table.add_column("B", no_wrap=True)
+    table.add_column("r", no_wrap=True, justify="right")
+    for module in adapter.modules[:MAX_MODULES_SHOWN]:
+        table.add_row(
+            plain(module.name),
+            shape_text(module.a_shape),
+            shape_text(module.b_shape),
+            fmt_value(module.rank),
+        )
+    caption = (
+        f"{len(adapter.modules)} modules, {len(adapter.tensors)} tensors, "
+        f"{adapter.parameter_count:,} parameters, {human_size(adapter.file_size)}"
+    )
+    return Group(Text(caption), table)
+
+
+class DetailsPane(VerticalScroll):
+    """Everything known about the selected version or checkpoint."""
+
+    can_focus = True
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="details-head")
+        yield LossPlot(id="details-plot")
+        yield Static(id="details-info")
+        yield Static(id="details-files")
+        yield Static(id="details-modules")
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self.selection: Selection | None = None
+        self.loaded: DetailsData | None = None
+
+    def show_empty(self, message: str) -> None:
+        self.selection = None
+        self.loaded = None
+        self.query_one("#details-head", Static).update(Text(message, style="dim"))
+        self.query_one("#details-info", Static).update("")
+        self.query_one(LossPlot).clear_series("loss")
+        self.query_one("#details-files", Static).update("")
+        self.query_one("#details-modules", Static).update("")
+
+    def show_selection(self, selection: Selection) -> None:
+        """What the scan read: shown at once, before the worker's part arrives."""
+        self.selection = selection
+        self.loaded = None
+        version, checkpoint = selection.version, selection.checkpoint
+        title = Text(safe_text(selection.label), style="bold")
+        head: list[RenderableType] = [title]
+        parts: list[RenderableType] = []
+        if checkpoint is not None:
+            head.append(
+                field_table(
+                    [
+                        ("step", str(checkpoint.step)),
+                        ("epoch", fmt_value(checkpoint.epoch)),
+                        ("train loss", fmt_loss(checkpoint.train_loss)),
+                        ("eval loss", fmt_loss(checkpoint.eval_loss)),
+                    ]
+                )
+            )
+            head.append(Text(f"of version {safe_text(version.id)}:", style="dim"))
+        rows = summary_rows(version)
+        head.append(field_table(rows[:HEAD_ROWS]))
+        parts.append(field_table(rows[HEAD_ROWS:]))
+        if version.problems:
+            problems = Text(
+                "\n".join(f"⚠ {safe_text(str(p))}" for p in version.problems), style="red"
+            )
+            parts.append(section("problems", problems))
+        data = version.metadata.get("data")
+        if isinstance(data, Mapping) and data:
+            parts.append(section("data", field_table(mapping_rows(data))))
+        if version.training_args:
+            parts.append(
+                section("training arguments", field_table(mapping_rows(version.training_args)))
+            )
+        if version.library_versions:
+            parts.append(
+                section("library versions", field_table(mapping_rows(version.library_versions)))
+            )
+        other = {k: v for k, v in version.metadata.items() if k not in SHOWN_KEYS}
+        if other:
+            parts.append(section("other metadata", field_table(mapping_rows(other))))
+        self.query_one("#details-head", Static).update(Group(*head))
+        self.query_one("#details-info", Static).update(Group(*parts))
+        self.query_one(LossPlot).clear_series("loss (loading…)")
+        self.query_one("#details-files", Static).update(Text("files: reading…", style="dim"))
+        self.query_one("#details-modules", Static).update(
+            modules_table(version.adapter) if checkpoint is None else ""
+        )
+
+    def show_loaded(self, data: DetailsData) -> None:
+        """The worker's part: loss plot, files and sizes, modules of a checkpoint."""
+        if self.selection is None or data.selection.key != self.selection.key:
+            return  # the user has moved on
+        self.loaded = data
+        self.query_one(LossPlot).show_history(data.history, "loss")
+        files = Table.grid(padding=(0, 1))
+        files.add_column(overflow="fold")
+        files.add_column(justify="right", no_wrap=True)
+        for path, size in data.files:
+            files.add_row(plain(path), human_size(size))
+        if data.more_files:
+            files.add_row(Text("…", style="dim"), "")
+        body: list[RenderableType] = [files]
+        if data.problems:
+            body.append(Text("\n".join(f"⚠ {safe_text(p)}" for p in data.problems), style="red"))
+        title = f"files ({human_size(data.total_size)} on disk)"
+        self.query_one("#details-files", Static).update(section(title, Group(*body)))
+        self.query_one("#details-modules", Static).update(
+            section("LoRA modules", modules_table(data.adapter))
+        )

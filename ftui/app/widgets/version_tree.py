@@ -1,0 +1,123 @@
+"""The version tree: versions nest under their parent, checkpoints under their version."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from ftui.store import Version
+
+from ..format import checkpoint_label, version_label
+from ..selection import Key, Selection, build_forest
+
+
+class VersionTree(Tree[Selection]):
+    """Shows what it is given (`show_versions`); the screen handles what is highlighted."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("l,right", "expand", "Expand", show=False),
+        Binding("h,left", "collapse", "Collapse", show=False),
+        Binding("g,home", "scroll_home", "First", show=False),
+        Binding("G,end", "scroll_end", "Last", show=False),
+        # space marks (a screen action); enter opens (screen); neither toggles here
+        Binding("space", "screen.toggle_mark", "Mark", show=False),
+        Binding("enter", "screen.open", "Open", show=False),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+        super().__init__("versions", id=id)
+        self.show_root = False
+        self.guide_depth = 2
+        self.auto_expand = False
+        self.nodes_by_key: dict[Key, TreeNode[Selection]] = {}
+        self.marked: list[Key] = []
+
+    def show_versions(self, versions: Iterable[Version], marked: list[Key]) -> None:
+        """Rebuild from `versions` (already filtered and sorted), keeping the cursor,
+        what was expanded and the marks wherever those rows still exist."""
+        cursor = self.cursor_node.data.key if self.cursor_node and self.cursor_node.data else None
+        expanded = {k for k, n in self.nodes_by_key.items() if n.is_expanded}
+        known = set(self.nodes_by_key)
+        self.marked = list(marked)
+        roots, children = build_forest(versions)
+        self.clear()
+        self.nodes_by_key = {}
+
+        def add(parent: TreeNode[Selection], version: Version) -> None:
+            kids = children.get(version.id, [])
+            key: Key = (version.id, None)
+            # new rows with child versions start open; checkpoints start folded
+            expand = key in expanded if key in known else bool(kids)
+            node = parent.add(
+                self._label(Selection(version)),
+                Selection(version),
+                expand=expand,
+                allow_expand=bool(kids or version.checkpoints),
+            )
+            self.nodes_by_key[key] = node
+            for checkpoint in version.checkpoints:
+                selection = Selection(version, checkpoint)
+                leaf = node.add_leaf(self._label(selection), selection)
+                self.nodes_by_key[selection.key] = leaf
+            for kid in kids:
+                add(node, kid)
+
+        for version in roots:
+            add(self.root, version)
+        if cursor is not None and cursor in self.nodes_by_key:
+            self.select_key(cursor)
+        elif self.nodes_by_key:
+            self._tree_lines  # noqa: B018 - builds the line index
+            self.cursor_line = 0
+
+    def _label(self, selection: Selection) -> Text:
+        marked = selection.key in self.marked
+        if selection.checkpoint is not None:
+            return checkpoint_label(selection.checkpoint, marked)
+        return version_label(selection.version, marked)
+
+    def set_marked(self, marked: list[Key]) -> None:
+        """Redraw the labels whose mark changed."""
+        changed = set(self.marked) ^ set(marked)
+        self.marked = list(marked)
+        for key in changed:
+            node = self.nodes_by_key.get(key)
+            if node is not None and node.data is not None:
+                node.set_label(self._label(node.data))
+
+    def select_key(self, key: Key) -> bool:
+        """Move the cursor to a row (opening its ancestors); False if it is not shown."""
+        node = self.nodes_by_key.get(key)
+        if node is None:
+            return False
+        parent = node.parent
+        while parent is not None and not parent.is_root:
+            parent.expand()
+            parent = parent.parent
+        self._tree_lines  # noqa: B018 - builds the line index so node.line is current
+        self.move_cursor(node)
+        return True
+
+    @property
+    def selection(self) -> Selection | None:
+        node = self.cursor_node
+        return node.data if node is not None else None
+
+    def action_expand(self) -> None:
+        if self.cursor_node is not None and self.cursor_node.allow_expand:
+            self.cursor_node.expand()
+
+    def action_collapse(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.is_expanded and node.allow_expand:
+            node.collapse()
+        elif node.parent is not None and not node.parent.is_root:
+            self.move_cursor(node.parent)
