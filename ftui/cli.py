@@ -1,9 +1,9 @@
 """The `ftui` command: parse arguments, pick the root, launch. No logic lives here.
 
-    ftui [DIR]                      browse the versions in DIR (default ./model_versions)
-    ftui --check [DIR] [--json]     check DIR with no terminal; exit 0 healthy, 1 damaged, 2 unusable
-    ftui train [...]                start a training run (see `ftui train --help`)
-    ftui retrain VERSION [...]      retrain a version with the same or changed settings
+ftui [DIR]                      browse the versions in DIR (default ./model_versions)
+ftui --check [DIR] [--json]     check DIR with no terminal; exit 0 healthy, 1 damaged, 2 unusable
+ftui train [...]                start a training run (see `ftui train --help`)
+ftui retrain VERSION [...]      retrain a version with the same or changed settings
 """
 
 from __future__ import annotations

@@ -89,7 +89,11 @@ def check_version(version: Version) -> CheckedVersion:
     final = version.final_loss
     if final is None:
         metrics = history.metrics()
-        final = metrics.final_eval_loss if metrics.final_eval_loss is not None else metrics.final_train_loss
+        final = (
+            metrics.final_eval_loss
+            if metrics.final_eval_loss is not None
+            else metrics.final_train_loss
+        )
     return CheckedVersion(version, tuple(dict.fromkeys(problems)), final)
 
 

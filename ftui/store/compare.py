@@ -155,8 +155,14 @@ def summarize(modules: tuple[ModuleDiff, ...]) -> str:
 def side_for(version: Version, checkpoint: Checkpoint | None = None) -> Side:
     """Load what a comparison needs for a version or one of its checkpoints (headers only)."""
     if checkpoint is None:
-        return Side(version.id, version, None, version.adapter, version.adapter_config,
-                    _missing_reason(version.path, version.adapter))
+        return Side(
+            version.id,
+            version,
+            None,
+            version.adapter,
+            version.adapter_config,
+            _missing_reason(version.path, version.adapter),
+        )
     folder = checkpoint.path
     adapter, error = _read_adapter_or_reason(folder / ADAPTER_WEIGHTS)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -52,10 +53,8 @@ def version_size(version: Version) -> int:
     """Bytes on disk: the version folder and its metadata file."""
     total = walk_files(version.path, limit=0)[1]
     if version.metadata_path is not None:
-        try:
+        with contextlib.suppress(OSError):
             total += version.metadata_path.stat().st_size
-        except OSError:
-            pass
     return total
 
 
@@ -80,7 +79,6 @@ def delete(version: Version, checkpoint: Checkpoint | None = None) -> int:
             path.unlink(missing_ok=True)
         elif path.is_dir():
             shutil.rmtree(path)
-    lock = None
     if checkpoint is None and version.metadata_path is not None:
         lock = version.metadata_path.with_name(f".{version.metadata_path.name}.lock")
         lock.unlink(missing_ok=True)

@@ -42,7 +42,9 @@ class LossHistory:
         """Descriptions of every NaN/inf loss, e.g. `loss=nan at step 12`."""
         bad = []
         for name, points in (("loss", self.train), ("eval_loss", self.eval)):
-            bad += [f"{name}={p.loss} at step {p.step}" for p in points if not math.isfinite(p.loss)]
+            bad += [
+                f"{name}={p.loss} at step {p.step}" for p in points if not math.isfinite(p.loss)
+            ]
         return bad
 
     def metrics(self) -> Metrics:
@@ -148,7 +150,9 @@ def with_history_metrics(version: Version, history: LossHistory | None = None) -
     h = history.metrics()
     filled = replace(
         m,
-        final_train_loss=m.final_train_loss if m.final_train_loss is not None else h.final_train_loss,
+        final_train_loss=m.final_train_loss
+        if m.final_train_loss is not None
+        else h.final_train_loss,
         best_train_loss=m.best_train_loss if m.best_train_loss is not None else h.best_train_loss,
         final_eval_loss=m.final_eval_loss if m.final_eval_loss is not None else h.final_eval_loss,
         best_eval_loss=m.best_eval_loss if m.best_eval_loss is not None else h.best_eval_loss,

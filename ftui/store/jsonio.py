@@ -7,8 +7,10 @@ callers never see a raw exception from a file they did not write.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,19 +22,47 @@ class ReadError(Exception):
     """A file could not be read as what we expected; `str()` is a one-line reason."""
 
 
-def read_bytes(path: Path, limit: int = MAX_JSON_BYTES) -> bytes:
-    """The whole content of a regular file, refusing directories and oversized files."""
+def open_regular(path: Path | str) -> tuple[int, int]:
+    """Open a regular file for reading without ever blocking; return (fd, size).
+
+    A FIFO or device named like one of our files would hang a plain `open()`, and a
+    directory would fail later with a confusing error: both are refused here.
+    """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
-    except IsADirectoryError:
-        raise ReadError("is a directory, not a file") from None
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise ReadError("missing") from None
     except PermissionError:
         raise ReadError("permission denied") from None
     except OSError as exc:
         raise ReadError(f"unreadable ({exc.strerror or exc.__class__.__name__})") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise ReadError(f"is {kind}, not a file" if kind == "a directory" else kind)
+    return fd, st.st_size
+
+
+def read_bytes(path: Path | str, limit: int = MAX_JSON_BYTES) -> bytes:
+    """The whole content of a regular file, refusing directories and oversized files."""
+    fd, size = open_regular(path)
+    try:
+        if size > limit:
+            raise ReadError(f"larger than {limit // (1024 * 1024)} MiB")
+        chunks = []
+        remaining = size + 1  # one byte more, to notice a file that grew while we read
+        while remaining > 0:
+            chunk = os.read(fd, remaining)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    except OSError as exc:
+        raise ReadError(f"unreadable ({exc.strerror or exc.__class__.__name__})") from None
+    finally:
+        os.close(fd)
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if len(data) > limit:
         raise ReadError(f"larger than {limit // (1024 * 1024)} MiB")
     return data
@@ -47,12 +77,14 @@ def parse_json(data: bytes) -> Any:
     try:
         return json.loads(text)  # NaN/Infinity load as floats: losses can be NaN
     except json.JSONDecodeError as exc:
-        raise ReadError(f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        raise ReadError(
+            f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
     except RecursionError:
         raise ReadError("invalid JSON (nested too deeply)") from None
 
 
-def read_json_object(path: Path, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
+def read_json_object(path: Path | str, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
     """Read a JSON file whose top level must be an object."""
     value = parse_json(read_bytes(path, limit))
     if not isinstance(value, dict):
@@ -80,10 +112,8 @@ def write_atomic(path: Path, text: str) -> None:
         os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp_name)
-        except OSError:
-            pass
         raise
     _fsync_directory(directory)
 

@@ -86,11 +86,7 @@ class AdapterInfo:
     tensors: tuple[TensorInfo, ...]
     modules: tuple[LoraModule, ...]
     header_metadata: Mapping[str, str] = field(default_factory=_empty)
-
-    @property
-    def ranks(self) -> frozenset[int]:
-        """Every distinct rank found among the LoRA modules."""
-        return frozenset(m.rank for m in self.modules if m.rank is not None)
+    ranks: frozenset[int] = frozenset()  # every distinct rank among the LoRA modules
 
     @property
     def parameter_count(self) -> int:

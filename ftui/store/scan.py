@@ -7,8 +7,10 @@ lazy). A damaged version is returned with its problems; it never stops the scan.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,8 +82,8 @@ def iter_versions(root: Path) -> Iterator[Version]:
     for version_id in metadata_ids:
         yield read_described_version(root, version_id)
     for name in folders:
-        if name in claimed or name.startswith("."):
-            continue
+        if name in claimed or name.startswith(".") or _CHECKPOINT.match(name):
+            continue  # checkpoints at the top: the root itself is a run, read below
         listing = list_folder(root / name)
         if _TRAINER_MARKERS & listing.files or listing.checkpoints:
             yield read_trainer_version(root / name, listing)
@@ -133,27 +135,49 @@ def list_folder(path: Path) -> FolderListing:
     return FolderListing(frozenset(files), tuple(checkpoints))
 
 
+def probe_folder(path: Path) -> FolderListing:
+    """Like `list_folder`, but skips the listing when a stat shows no subfolders.
+
+    On most Linux filesystems a folder's link count is 2 plus its subfolders, so a
+    version without checkpoints costs one stat instead of a directory read. Files are
+    then found by opening them.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return FolderListing(frozenset(), (), exists=False)
+    if not stat.S_ISDIR(st.st_mode):
+        return FolderListing(frozenset(), (), exists=False)
+    if st.st_nlink == 2:
+        return FolderListing(frozenset(), ())
+    return list_folder(path)
+
+
 def read_described_version(root: Path, version_id: str) -> Version:
     """A version with a `metadata_<id>.json` beside its folder (tutorial or ftui layout)."""
     meta_path = root / f"{METADATA_PREFIX}{version_id}.json"
     folder = root / version_id
     problems: list[Problem] = []
     try:
-        meta = read_json_object(meta_path)
+        meta = read_json_object(os.path.join(root, f"{METADATA_PREFIX}{version_id}.json"))
     except ReadError as exc:
         problems.append(Problem(meta_path.name, str(exc)))
         meta = {}
     layout = Layout.FTUI if "schema_version" in meta else Layout.TUTORIAL
-    listing = list_folder(folder)
+    listing = probe_folder(folder)
     if not listing.exists:
         problems.append(Problem(f"{version_id}/", "version folder missing"))
 
     recorded = Status.parse(meta.get("status"))
     status = recorded or Status.COMPLETED
     adapter_config = _read_adapter_config(folder, listing, problems, version_id)
-    adapter = _read_weights(folder, listing, problems, version_id, required=status is Status.COMPLETED)
+    adapter = _read_weights(
+        folder, listing, problems, version_id, required=status is Status.COMPLETED
+    )
     lora = _lora_settings(as_dict(meta.get("lora_config")), adapter_config)
-    _check_ranks(lora, adapter_config, adapter, as_dict(meta.get("lora_config")), problems, version_id)
+    _check_ranks(
+        lora, adapter_config, adapter, as_dict(meta.get("lora_config")), problems, version_id
+    )
 
     if status is Status.RUNNING:
         stale = running_problem(as_dict(meta.get("run")))
@@ -211,10 +235,8 @@ def read_trainer_version(folder: Path, listing: FolderListing) -> Version:
     _check_ranks(lora, adapter_config, adapter, {}, problems, name)
     checkpoints = _checkpoints(folder, listing, None)
     created = None
-    try:
+    with contextlib.suppress(OSError):
         created = folder.stat().st_mtime
-    except OSError:
-        pass
     return Version(
         id=name,
         path=folder,
@@ -234,26 +256,27 @@ def read_trainer_version(folder: Path, listing: FolderListing) -> Version:
 def _read_adapter_config(
     folder: Path, listing: FolderListing, problems: list[Problem], label: str
 ) -> dict[str, Any]:
-    if ADAPTER_CONFIG not in listing.files:
+    if not listing.exists:
         return {}
     try:
-        return read_json_object(folder / ADAPTER_CONFIG, limit=1024 * 1024)
+        return read_json_object(os.path.join(folder, ADAPTER_CONFIG), limit=1024 * 1024)
     except ReadError as exc:
-        problems.append(Problem(f"{label}/{ADAPTER_CONFIG}", str(exc)))
+        if str(exc) != "missing":
+            problems.append(Problem(f"{label}/{ADAPTER_CONFIG}", str(exc)))
         return {}
 
 
 def _read_weights(
     folder: Path, listing: FolderListing, problems: list[Problem], label: str, required: bool
 ) -> AdapterInfo | None:
-    if ADAPTER_WEIGHTS not in listing.files:
-        if required and listing.exists and "adapter_model.bin" not in listing.files:
-            problems.append(Problem(f"{label}/{ADAPTER_WEIGHTS}", "missing"))
+    if not listing.exists:
         return None
     try:
-        return read_adapter(folder / ADAPTER_WEIGHTS)
+        return read_adapter(os.path.join(folder, ADAPTER_WEIGHTS))
     except ReadError as exc:
-        problems.append(Problem(f"{label}/{ADAPTER_WEIGHTS}", str(exc)))
+        missing = str(exc) == "missing"
+        if not missing or (required and not (folder / "adapter_model.bin").exists()):
+            problems.append(Problem(f"{label}/{ADAPTER_WEIGHTS}", str(exc)))
         return None
 
 

@@ -21,7 +21,11 @@ MODULE_OUT = {"attn.c_attn": 3, "attn.c_proj": 1}
 
 
 def lora_tensors(
-    r: int, layers: int = 6, hidden: int = 64, seed: int = 0, modules: tuple[str, ...] = GPT2_MODULES
+    r: int,
+    layers: int = 6,
+    hidden: int = 64,
+    seed: int = 0,
+    modules: tuple[str, ...] = GPT2_MODULES,
 ) -> dict[str, np.ndarray]:
     """LoRA A (r × in) and B (out × r) tensors named as peft saves them for GPT-2."""
     rng = np.random.default_rng(seed)

@@ -59,7 +59,9 @@ def test_nan_loss_and_missing_base_model(root: Path, capsys) -> None:
     meta_path.write_text(json.dumps(meta))
     report = check_root(root)
     problems = {c.version.id: [str(p) for p in c.problems] for c in report.versions}
-    assert problems["v_20260102_100000"] == ["trainer_state.json: non-finite loss: loss=nan at step 4"]
+    assert problems["v_20260102_100000"] == [
+        "trainer_state.json: non-finite loss: loss=nan at step 4"
+    ]
     assert "base model path /no/such/base-model does not exist" in problems["v_20260101_100000"][0]
     assert report.exit_code == 1
     assert main(["--check", "--no-ui", "--json", str(root)]) == 1

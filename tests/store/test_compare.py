@@ -57,5 +57,7 @@ def test_compare_a_checkpoint(root: Path) -> None:
     side = side_for(version, version.checkpoints[0])
     assert side.label == "v_20260102_100000/checkpoint-4" and side.adapter is not None
     assert compare(side, side_for(version)).summary().startswith("4 modules, rank 4 → 8")
-    missing = side_for(version, version.checkpoints[0].__class__("checkpoint-9", folder / "nope", 9))
+    missing = side_for(
+        version, version.checkpoints[0].__class__("checkpoint-9", folder / "nope", 9)
+    )
     assert missing.adapter is None and "missing" in (missing.error or "")

@@ -31,7 +31,9 @@ def test_header_matches_the_library(tmp_path: Path) -> None:
     assert {t.name: t.dtype for t in info.tensors}["extra.bias"] == "F16"
     assert info.header_metadata == {"format": "pt"}
     assert [m.name for m in info.modules][:3] == [
-        "transformer.h.0.attn.c_attn", "transformer.h.0.attn.c_proj", "transformer.h.1.attn.c_attn"
+        "transformer.h.0.attn.c_attn",
+        "transformer.h.0.attn.c_proj",
+        "transformer.h.1.attn.c_attn",
     ]
     assert info.ranks == {4} and info.file_size == path.stat().st_size
     assert info.parameter_count == sum(v.size for v in tensors.values())
@@ -48,7 +50,8 @@ def test_in_memory_names_and_embeddings_are_grouped() -> None:
     shapes = [(8, 32), (32, 8), (8, 100)]
     modules = lora_modules([TensorInfo(n, "F32", s, 0) for n, s in zip(names, shapes, strict=True)])
     assert [(m.name, m.rank) for m in modules] == [
-        ("model.layers.0.self_attn.q_proj", 8), ("model.embed_tokens", 8)
+        ("model.embed_tokens", 8),
+        ("model.layers.0.self_attn.q_proj", 8),
     ]
 
 
@@ -70,7 +73,9 @@ def test_natural_order() -> None:
         ({"t": [1, 2]}, b"", "not an object"),
     ],
 )  # fmt: skip
-def test_invalid_headers_are_refused(tmp_path: Path, header: dict, data: bytes, reason: str) -> None:
+def test_invalid_headers_are_refused(
+    tmp_path: Path, header: dict, data: bytes, reason: str
+) -> None:
     path = write_raw(tmp_path / "x.safetensors", header, data)
     with pytest.raises(ReadError, match=reason):
         read_adapter(path)

@@ -57,7 +57,8 @@ def test_ftui_layout_with_checkpoints_parent_and_status(root: Path) -> None:
     meta = json.loads(meta_path.read_text())
     meta.update(
         schema_version=1, status="cancelled", tags=["best", 3], notes="hello",
-        parent={"version_id": "v_20260101_100000", "checkpoint": "checkpoint-4", "mode": "continue"},
+        parent={"version_id": "v_20260101_100000", "checkpoint": "checkpoint-4",
+                "mode": "continue"},
         epochs=[{"epoch": 1, "step": 4, "checkpoint": "checkpoint-4", "train_loss": 2.0,
                  "eval_loss": 2.1}],
         metrics={"final_train_loss": 1.5, "final_eval_loss": 1.7},
@@ -126,7 +127,9 @@ def test_samples_are_all_healthy() -> None:
          "version folder missing"),
     ],
 )  # fmt: skip
-def test_damage_is_reported_with_file_and_reason(root: Path, damage, file: str, reason: str) -> None:
+def test_damage_is_reported_with_file_and_reason(
+    root: Path, damage, file: str, reason: str
+) -> None:
     damage(root)
     versions = by_id(root)
     bad = versions["v_20260102_100000"]
@@ -204,3 +207,17 @@ def test_large_folder_of_unrelated_entries(tmp_path: Path) -> None:
         (tmp_path / f"f{i}").touch()
     write_version(tmp_path, "v_20260101_000000", layers=1, history_entries=4)
     assert [v.id for v in scan(tmp_path)] == ["v_20260101_000000"]
+
+
+def test_a_fifo_named_like_our_files_does_not_hang_the_scan(root: Path) -> None:
+    weights = root / "v_20260102_100000" / "adapter_model.safetensors"
+    weights.unlink()
+    os.mkfifo(weights)
+    meta = root / "metadata_v_20260102_100000.json"
+    meta.unlink()
+    os.mkfifo(meta)
+    bad = by_id(root)["v_20260102_100000"]
+    assert {str(p) for p in bad.problems} == {
+        "metadata_v_20260102_100000.json: not a regular file",
+        "v_20260102_100000/adapter_model.safetensors: not a regular file",
+    }

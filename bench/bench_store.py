@@ -1,0 +1,124 @@
+"""Benchmark the version store: scan time vs. the bare-I/O floor, import time, peak memory.
+
+    python bench/bench_store.py [--sizes 1000 10000] [--repeat 5] [--dir bench/out]
+
+For each N it writes N synthetic tutorial-layout versions once (metadata ~0.5 KB,
+adapter_config.json, a safetensors adapter with 24 LoRA tensors, trainer_state.json with
+100 log entries), then times, warm and interleaved:
+  scan   ftui.store.scan(root): metadata + adapter_config + validated header per version
+  floor  a bare loop over the same files: json.load + json.load + header read, no checks
+and prints the medians and their ratio. Targets: scan of 10,000 < 0.5 s, ratio < 1.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from ftui.store import scan  # noqa: E402
+from ftui.testing.synth import write_many  # noqa: E402
+
+
+def ensure_root(base: Path, n: int) -> Path:
+    root = base / f"versions_{n}"
+    done = root / ".complete"
+    if not done.exists():
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        started = time.perf_counter()
+        write_many(root, n, hidden=16)
+        done.touch()
+        print(f"  wrote {n} versions in {time.perf_counter() - started:.1f} s", flush=True)
+    return root
+
+
+def floor(root: Path) -> int:
+    """The same files read with no validation, no objects: the least any scan can do."""
+    count = 0
+    for meta in root.glob("metadata_*.json"):
+        folder = root / meta.name[len("metadata_") : -len(".json")]
+        with open(meta, "rb") as f:
+            json.load(f)
+        with open(folder / "adapter_config.json", "rb") as f:
+            json.load(f)
+        with open(folder / "adapter_model.safetensors", "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            json.loads(f.read(n))
+        count += 1
+    return count
+
+
+def timed(fn, *args) -> float:
+    started = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - started
+
+
+def import_time(repeat: int) -> tuple[float, float]:
+    """Median wall time of `python -c 'import ftui.store'` and of `python -c pass`."""
+
+    def run(code: str) -> float:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+        return time.perf_counter() - started
+
+    store = statistics.median(run("import ftui.store") for _ in range(repeat))
+    bare = statistics.median(run("pass") for _ in range(repeat))
+    return store, bare
+
+
+def peak_memory(root: Path) -> float:
+    """Peak RSS (MB) of a fresh process that scans `root`, less that of one that does not."""
+    code = (
+        "import resource, sys; from pathlib import Path; from ftui.store import scan;"
+        "{scan}print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    with_scan = subprocess.run(
+        [sys.executable, "-c", code.format(scan=f"scan(Path({str(root)!r}));")],
+        capture_output=True, text=True, check=True, cwd=REPO,
+    )  # fmt: skip
+    return int(with_scan.stdout) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--dir", type=Path, default=REPO / "bench" / "out")
+    args = parser.parse_args()
+
+    print(f"python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}")
+    store_s, bare_s = import_time(args.repeat)
+    print(f"import ftui.store: {1000 * (store_s - bare_s):.1f} ms "
+          f"(interpreter start alone {1000 * bare_s:.1f} ms)")  # fmt: skip
+    for n in args.sizes:
+        root = ensure_root(args.dir, n)
+        assert len(scan(root)) == n and floor(root) == n  # warm the page cache, check counts
+        scans, floors = [], []
+        for _ in range(args.repeat):
+            scans.append(timed(scan, root))
+            floors.append(timed(floor, root))
+        s, f = statistics.median(scans), statistics.median(floors)
+        rss = peak_memory(root)
+        print(f"N={n:>6}: scan {s * 1000:7.1f} ms   floor {f * 1000:7.1f} ms   "
+              f"ratio {s / f:4.2f}   peak RSS {rss:5.1f} MB   "
+              f"({s / n * 1e6:.1f} us/version)")  # fmt: skip
+    print(
+        f"this process: max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()
