@@ -1,0 +1,311 @@
+"""`run_training`: one LoRA fine-tuning run, from a `RunSpec` to a stored version.
+
+Phases: validate (cheap, no torch) -> prepare (imports, hardware, data, model, LoRA: a
+failure here leaves no folder) -> claim a version and write its metadata -> train with
+SFTTrainer, saving a checkpoint per epoch -> save the adapter, the loss history and the
+final metrics. Whatever happens, the caller gets a `RunResult`; nothing is raised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftui.store.writer import (
+    WriteError,
+    claim_version,
+    create_metadata,
+    metadata_path,
+    update_metadata,
+)
+
+from . import hf_env
+from .data import DataError, Examples, load_examples, load_hub_texts
+from .events import Cancelled, Failed, Finished, Started
+from .metadata import (
+    Heartbeat,
+    describe_error,
+    final_metrics,
+    initial_metadata,
+    now_iso,
+)
+from .paths import local_path
+from .sink import EventCallback, EventSink
+from .spec import RunSpec, SpecError
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a run ended. `version_id`/`path` are None when it failed before claiming one."""
+
+    version_id: str | None
+    path: Path | None
+    status: str  # "completed", "failed" or "cancelled"
+    error: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def run_training(
+    spec: RunSpec,
+    on_event: EventCallback | None = None,
+    stop: threading.Event | None = None,
+) -> RunResult:
+    """Train `spec` into a new version; safe to call from a worker thread; never raises.
+
+    `on_event` receives every event (also appended to `<version>/events.jsonl`); setting
+    `stop` ends training after the current step and marks the version cancelled.
+    """
+    run = _Run(spec, on_event, stop)
+    try:
+        return run.execute()
+    except (Exception, KeyboardInterrupt) as exc:  # last line of defence
+        return run.fail(describe_error(exc))
+    finally:
+        run.close()
+
+
+@dataclass
+class _Prepared:
+    spec: RunSpec
+    examples: Examples
+    tokenizer: Any
+    model: Any
+    hardware: Any
+    args: dict[str, Any]
+    lora: dict[str, Any]
+
+
+class _Run:
+    def __init__(self, spec: RunSpec, on_event: EventCallback | None, stop: threading.Event | None):
+        self.spec = spec
+        self.stop = stop
+        rank, self.world = hf_env.distributed_rank()
+        self.is_main = rank == 0
+        self.sink = EventSink(on_event if self.is_main else None, write_file=self.is_main)
+        self.route_logs = on_event is not None
+        self.version_id: str | None = None
+        self.path: Path | None = None
+        self.heartbeat: Heartbeat | None = None
+        self.monitor: Any = None
+        self.model_name = spec.base_model  # as the user gave it: metadata's model_name
+
+    # -- outcomes --------------------------------------------------------------------
+
+    def _meta(self) -> Path | None:
+        if self.version_id is None or not self.is_main:
+            return None
+        return metadata_path(Path(self.spec.root), self.version_id)
+
+    def _update(self, change: dict[str, Any] | Any) -> None:
+        meta = self._meta()
+        if meta is not None:
+            update_metadata(meta, change)
+
+    def _finish_run(self, record: dict[str, Any], status: str, **extra: Any) -> None:
+        record["status"] = status
+        record.update(extra)
+        run = record.setdefault("run", {})
+        if isinstance(run, dict):
+            run["finished_at"] = run["heartbeat_at"] = now_iso()
+
+    def fail(self, error: str) -> RunResult:
+        error = error.strip().splitlines()[0] if error.strip() else "unknown error"
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        with contextlib.suppress(Exception):
+            self._update(lambda r: self._finish_run(r, "failed", error=error))
+        self.sink.log(f"failed: {error}", "error")
+        self.sink.emit(Failed(version_id=self.version_id, error=error))
+        return RunResult(self.version_id, self.path, "failed", error)
+
+    def cancelled(self, trainer: Any | None, step: int | None) -> RunResult:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        epochs: list[dict[str, Any]] = []
+        if trainer is not None:
+            with contextlib.suppress(Exception):
+                trainer.save_state()  # the loss history so far; checkpoints already saved stay
+        if self.monitor is not None:
+            epochs = self.monitor.epochs
+        metrics = final_metrics(epochs, None)
+        with contextlib.suppress(Exception):
+            self._update(lambda r: self._finish_run(r, "cancelled", metrics=metrics, epochs=epochs))
+        self.sink.log("cancelled" + (f" after step {step}" if step else ""), "warning")
+        self.sink.emit(Cancelled(version_id=self.version_id, step=step))
+        return RunResult(self.version_id, self.path, "cancelled", None, metrics)
+
+    def close(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        self.sink.close()
+
+    # -- phases ----------------------------------------------------------------------
+
+    def execute(self) -> RunResult:
+        try:
+            self.spec.validate()
+        except SpecError as exc:
+            return self.fail(str(exc))
+        spec = self.spec.normalized()
+        self.spec = spec
+        model_local = local_path(spec.base_model) is not None
+        data_local = all(local_path(v) is not None for v in (spec.data, spec.eval_data) if v)
+        hf_env.configure_environment(offline=model_local and data_local)
+        with hf_env.route_library_logs(self.sink.log if self.route_logs else None):
+            try:
+                prepared = self._prepare(spec)
+            except (SpecError, DataError) as exc:
+                return self.fail(str(exc))
+            except Exception as exc:  # noqa: BLE001 - a corrupt model folder, a bad config...
+                return self.fail(describe_error(exc, spec.base_model))
+            if self.stop is not None and self.stop.is_set():
+                return self.cancelled(None, None)
+            try:
+                self._claim(prepared)
+            except (WriteError, OSError) as exc:
+                return self.fail(describe_error(exc))
+            return self._train(prepared)
+
+    def _prepare(self, spec: RunSpec) -> _Prepared:
+        from . import modelprep
+
+        self.sink.log(f"loading {spec.base_model}{modelprep.builtin_note(spec.base_model)}")
+        import transformers  # noqa: F401 - first heavy import: switches are set by now
+
+        hf_env.quiet_libraries()
+        hf_env.refresh_log_filters()
+        hardware = modelprep.resolve_hardware(spec)
+        examples = load_examples(
+            spec.data, spec.eval_data, spec.eval_split, spec.text_field, spec.seed, load_hub_texts
+        )
+        tokenizer = modelprep.load_tokenizer(spec.base_model)
+        model = modelprep.load_base_model(spec.base_model, hardware)
+        hf_env.refresh_log_filters()
+        positions = modelprep.max_positions(model)
+        max_length = min(spec.max_length, positions) if positions else spec.max_length
+        if max_length < spec.max_length:
+            self.sink.log(f"max_length {spec.max_length} > the model's {positions} positions: using {positions}")
+        if spec.continue_from_parent:
+            adapter_dir = modelprep.parent_adapter_dir(spec)
+            self.sink.log(f"continuing from the adapter in {adapter_dir}")
+            peft_model = modelprep.wrap_continued(model, spec, adapter_dir)
+        else:
+            targets, fan_in_fan_out = modelprep.resolve_targets(model, spec.target_modules)
+            peft_model = modelprep.wrap_fresh(model, spec, targets, fan_in_fan_out)
+        peft_model.peft_config["default"].base_model_name_or_path = modelprep.recorded_base(
+            spec.base_model
+        )
+        args = modelprep.trainer_arguments(
+            spec, hardware, examples.num_train, bool(examples.eval), max_length, self.world
+        )
+        return _Prepared(spec, examples, tokenizer, peft_model, hardware, args, modelprep.lora_record(peft_model))
+
+    def _claim(self, prepared: _Prepared) -> None:
+        """Claim the version (on the main process only) and write its first metadata."""
+        root = Path(prepared.spec.root)
+        version_id: str | None = None
+        if self.is_main:
+            version_id, path = claim_version(root)
+            prepared.args["output_dir"] = str(path)
+            try:
+                record = initial_metadata(self.model_name, prepared, version_id)
+                create_metadata(root, version_id, record)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    path.rmdir()  # nothing was written into it: leave no half version
+                raise
+        if self.world > 1:
+            version_id = _share_with_all_ranks(version_id)
+        assert version_id is not None
+        path = root / version_id
+        self.version_id, self.path = version_id, path
+        prepared.args["output_dir"] = str(path)
+        if self.is_main:
+            self.sink.attach(path)
+            self.heartbeat = Heartbeat(metadata_path(root, version_id))
+            self.heartbeat.start()
+
+    def _train(self, prepared: _Prepared) -> RunResult:
+        from .callbacks import RunMonitor, make_trainer_callback
+
+        spec, examples = prepared.spec, prepared.examples
+        self.sink.emit(Started(version_id=self.version_id or "", path=str(self.path), parent=spec.parent))
+        trainer = None
+        try:
+            self.monitor = RunMonitor(self.sink, self.stop, self._record_epochs, is_main=self.is_main)
+            trainer = _build_trainer(prepared, make_trainer_callback(self.monitor))
+            hf_env.refresh_log_filters()
+            hw = prepared.hardware
+            self.sink.log(
+                f"training {examples.num_train} examples ({examples.num_eval} eval) for "
+                f"{spec.epochs:g} epochs on {hw.device} ({hw.precision}): {spec.summary()}"
+            )
+            output = trainer.train()
+            if self.monitor.stopping or (self.stop is not None and self.stop.is_set()):
+                return self.cancelled(trainer, self.monitor.stopped_at or self.monitor.last_step)
+            return self._complete(trainer, output)
+        except KeyboardInterrupt:
+            return self.cancelled(trainer, self.monitor.last_step if self.monitor else None)
+        except Exception as exc:  # noqa: BLE001 - out of memory, disk full, bad data...
+            return self.fail(describe_error(exc))
+
+    def _record_epochs(self, epochs: list[dict[str, Any]]) -> None:
+        def change(record: dict[str, Any]) -> None:
+            record["epochs"] = epochs
+            run = record.setdefault("run", {})
+            if isinstance(run, dict):
+                run["heartbeat_at"] = now_iso()
+
+        self._update(change)
+
+    def _complete(self, trainer: Any, output: Any) -> RunResult:
+        assert self.path is not None and self.monitor is not None
+        trainer.save_model(str(self.path))
+        trainer.save_state()
+        metrics = final_metrics(self.monitor.epochs, getattr(output, "metrics", None))
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        epochs = self.monitor.epochs
+        self._update(lambda r: self._finish_run(r, "completed", metrics=metrics, epochs=epochs, error=None))
+        self.sink.log(f"completed {self.version_id}: " + ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items() if v is not None
+        ))  # fmt: skip
+        self.sink.emit(Finished(version_id=self.version_id or "", metrics=metrics))
+        return RunResult(self.version_id, self.path, "completed", None, metrics)
+
+
+def _build_trainer(prepared: _Prepared, callback: Any) -> Any:
+    from datasets import Dataset
+    from transformers import PrinterCallback, ProgressCallback
+    from trl import SFTConfig, SFTTrainer
+
+    examples = prepared.examples
+    train = Dataset.from_list([{"text": t} for t in examples.train])
+    evaluation = Dataset.from_list([{"text": t} for t in examples.eval]) if examples.eval else None
+    trainer = SFTTrainer(
+        model=prepared.model,
+        args=SFTConfig(**prepared.args),
+        train_dataset=train,
+        eval_dataset=evaluation,
+        processing_class=prepared.tokenizer,
+        callbacks=[callback],
+    )
+    # disable_tqdm swaps in a PrinterCallback that prints every log dict: events replace it.
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    return trainer
+
+
+def _share_with_all_ranks(version_id: str | None) -> str:
+    """Under torchrun/accelerate: rank 0 claimed the version; every rank learns its id."""
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
+
+    PartialState()  # initialises the process group if the launcher has not yet
+    shared = broadcast_object_list([version_id], from_process=0)
+    if not shared[0]:
+        raise WriteError("the main process could not claim a version")
+    return str(shared[0])
