@@ -57,6 +57,7 @@ class TensorInfo:
     dtype: str
     shape: tuple[int, ...]
     nbytes: int
+    offset: int = 0  # where its bytes begin, counted from the start of the data section
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,8 @@ class LoraModule:
     name: str
     a_shape: tuple[int, ...] | None
     b_shape: tuple[int, ...] | None
+    a_tensor: str | None = None  # the tensor names in the file, to load their data
+    b_tensor: str | None = None
 
     @property
     def rank(self) -> int | None:
@@ -87,6 +90,13 @@ class AdapterInfo:
     modules: tuple[LoraModule, ...]
     header_metadata: Mapping[str, str] = field(default_factory=_empty)
     ranks: frozenset[int] = frozenset()  # every distinct rank among the LoRA modules
+    data_start: int = 0  # file offset of the data section (8 + header length)
+
+    def tensor(self, name: str) -> TensorInfo | None:
+        for info in self.tensors:
+            if info.name == name:
+                return info
+        return None
 
     @property
     def parameter_count(self) -> int:

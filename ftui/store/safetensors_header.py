@@ -108,7 +108,7 @@ def parse_tensors(
                 f"tensor {name!r}: {dtype}{shape} needs {count * item_size:g} bytes,"
                 f" offsets give {end - begin}"
             )
-        info = TensorInfo(name, dtype, tuple(shape), end - begin)
+        info = TensorInfo(name, dtype, tuple(shape), end - begin, begin)
         tensors.append((begin, end, info))
     tensors.sort(key=_span_start)
     for (_, prev_end, prev), (begin, _, info) in zip(tensors, tensors[1:], strict=False):
@@ -129,13 +129,24 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
 
 def lora_modules(tensors: list[TensorInfo]) -> tuple[LoraModule, ...]:
     """Group LoRA A/B tensors by the module they adapt, in natural module order."""
-    shapes: dict[str, dict[str, tuple[int, ...]]] = {}
+    sides: dict[str, dict[str, TensorInfo]] = {}
     for tensor in tensors:
         match = _LORA_KEY.match(tensor.name)
         if match:
-            shapes.setdefault(match["module"], {})[match["side"]] = tensor.shape
-    names = sorted(shapes, key=natural_key)
-    return tuple(LoraModule(name, shapes[name].get("A"), shapes[name].get("B")) for name in names)
+            sides.setdefault(match["module"], {})[match["side"]] = tensor
+    modules = []
+    for name in sorted(sides, key=natural_key):
+        a, b = sides[name].get("A"), sides[name].get("B")
+        modules.append(
+            LoraModule(
+                name,
+                a.shape if a else None,
+                b.shape if b else None,
+                a.name if a else None,
+                b.name if b else None,
+            )
+        )
+    return tuple(modules)
 
 
 Decoded = tuple[tuple[TensorInfo, ...], Mapping[str, str], tuple[LoraModule, ...], frozenset[int]]
@@ -161,4 +172,4 @@ def read_adapter(path: Path | str) -> AdapterInfo:
     data_size = size - 8 - len(raw)
     decode = _decode_cached if len(raw) <= CACHED_HEADER_BYTES else decode_header
     tensors, metadata, modules, ranks = decode(raw, data_size)
-    return AdapterInfo(Path(path), size, tensors, modules, metadata, ranks)
+    return AdapterInfo(Path(path), size, tensors, modules, metadata, ranks, 8 + len(raw))

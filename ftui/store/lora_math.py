@@ -1,0 +1,148 @@
+"""Update norms and similarity of LoRA adapters, from their factors alone.
+
+A LoRA module adds ΔW = s·B·A to a weight (A: r × in, B: out × r, s = alpha / r, or
+alpha / √r with rsLoRA). How large that update is, and how much two adapters' updates
+point the same way, says more than their shapes: it tells whether a retrain learned
+something else or the same thing again. Both are computed from r × r products, never
+forming the out × in matrix, so they stay cheap for large models:
+
+    ‖ΔW‖²_F      = s² · Σ (AAᵀ ∘ BᵀB)
+    ⟨ΔW₁, ΔW₂⟩_F = s₁s₂ · Σ (A₁A₂ᵀ ∘ B₁ᵀB₂)
+
+Imported on demand (it loads numpy): the scan never needs it.
+"""
+
+from __future__ import annotations
+
+import math
+import mmap
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .fields import as_float, as_int
+from .jsonio import ReadError
+from .model import AdapterInfo, LoraModule, TensorInfo
+
+_NUMPY_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2"}
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateStats:
+    """Per module: the norm of each side's update and the cosine between them."""
+
+    module: str
+    norm_a: float | None
+    norm_b: float | None
+    cosine: float | None  # None when either side is missing or the updates' shapes differ
+
+
+class FactorReader:
+    """Reads tensors of one adapter file through a read-only memory map."""
+
+    def __init__(self, adapter: AdapterInfo) -> None:
+        self.adapter = adapter
+        try:
+            fd = os.open(adapter.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise ReadError(f"{adapter.path.name}: unreadable ({exc.strerror})") from None
+        try:
+            size = os.fstat(fd).st_size
+            if size != adapter.file_size:
+                raise ReadError(f"{adapter.path.name}: changed on disk since it was read")
+            self._map = mmap.mmap(fd, 0, access=mmap.ACCESS_READ) if size else None
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+
+    def __enter__(self) -> FactorReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def load(self, info: TensorInfo) -> np.ndarray | None:
+        """The tensor as float64, or None for a dtype without a numpy equivalent."""
+        if self._map is None:
+            return None
+        start = self.adapter.data_start + info.offset
+        count = math.prod(info.shape)
+        if info.dtype == "BF16":
+            raw = np.frombuffer(self._map, dtype="<u2", count=count, offset=start)
+            values = (raw.astype(np.uint32) << 16).view(np.float32)
+        elif info.dtype in _NUMPY_DTYPES:
+            values = np.frombuffer(self._map, dtype=_NUMPY_DTYPES[info.dtype], count=count,
+                                   offset=start)  # fmt: skip
+        else:
+            return None
+        return values.astype(np.float64).reshape(info.shape)
+
+
+def module_scale(config: Mapping[str, Any], module: LoraModule) -> float:
+    """s = alpha / r (alpha / √r with rsLoRA), using the module's own rank."""
+    rank = module.rank or as_int(config.get("r")) or 1
+    alpha = as_float(config.get("lora_alpha"))
+    if alpha is None:
+        alpha = float(rank)
+    return alpha / math.sqrt(rank) if config.get("use_rslora") is True else alpha / rank
+
+
+def _factors(reader: FactorReader, module: LoraModule) -> tuple[np.ndarray, np.ndarray] | None:
+    if module.a_tensor is None or module.b_tensor is None:
+        return None
+    a_info, b_info = reader.adapter.tensor(module.a_tensor), reader.adapter.tensor(module.b_tensor)
+    if a_info is None or b_info is None or len(a_info.shape) != 2 or len(b_info.shape) != 2:
+        return None
+    a, b = reader.load(a_info), reader.load(b_info)
+    if a is None or b is None or a.shape[0] != b.shape[1]:
+        return None
+    return a, b
+
+
+def _inner(a1: np.ndarray, b1: np.ndarray, a2: np.ndarray, b2: np.ndarray) -> float:
+    """⟨B₁A₁, B₂A₂⟩_F without forming either product."""
+    return float(np.sum((a1 @ a2.T) * (b1.T @ b2)))
+
+
+def update_stats(
+    a: AdapterInfo | None,
+    config_a: Mapping[str, Any],
+    b: AdapterInfo | None,
+    config_b: Mapping[str, Any],
+) -> list[UpdateStats]:
+    """Norms and cosines for every module of either adapter (reads the tensors' data)."""
+    mods_a = {m.name: m for m in a.modules} if a else {}
+    mods_b = {m.name: m for m in b.modules} if b else {}
+    reader_a = FactorReader(a) if a else None
+    reader_b = FactorReader(b) if b else None
+    try:
+        result = []
+        for name in dict.fromkeys([*mods_a, *mods_b]):
+            fa = _factors(reader_a, mods_a[name]) if reader_a and name in mods_a else None
+            fb = _factors(reader_b, mods_b[name]) if reader_b and name in mods_b else None
+            norm_a = norm_b = cosine = None
+            if fa is not None:
+                s = module_scale(config_a, mods_a[name])
+                norm_a = s * math.sqrt(max(_inner(*fa, *fa), 0.0))
+            if fb is not None:
+                s = module_scale(config_b, mods_b[name])
+                norm_b = s * math.sqrt(max(_inner(*fb, *fb), 0.0))
+            if fa is not None and fb is not None and norm_a and norm_b:
+                same_shape = (fa[1].shape[0], fa[0].shape[1]) == (fb[1].shape[0], fb[0].shape[1])
+                if same_shape:
+                    scale = module_scale(config_a, mods_a[name]) * module_scale(
+                        config_b, mods_b[name]
+                    )
+                    cosine = scale * _inner(*fa, *fb) / (norm_a * norm_b)
+            result.append(UpdateStats(name, norm_a, norm_b, cosine))
+        return result
+    finally:
+        for reader in (reader_a, reader_b):
+            if reader is not None:
+                reader.close()
