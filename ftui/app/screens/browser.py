@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -20,7 +21,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, Tree
 
-from ftui.store import RootError, Status, Version, WriteError, human_size, removal_plan
+from ftui.store import Metrics, RootError, Status, Version, WriteError, human_size, removal_plan
 from ftui.store import delete as delete_version
 from ftui.store.query import SORT_KEYS, Query, QueryError, parse_query, sort_versions
 from ftui.store.writer import set_notes, set_tags
@@ -77,7 +78,8 @@ class BrowserScreen(Screen[None]):
         self.sort_key = "time"
         self.marked: list[Key] = []
         self.pending_select: Key | None = None
-        self.filled: dict[tuple[str, str, int], Version] = {}
+        # losses read from histories, kept across rescans (only metrics, never metadata)
+        self.filled: dict[tuple[str, str, int], Metrics] = {}
         self.shown_count = 0
 
     # ---------------------------------------------------------------- layout
@@ -87,6 +89,7 @@ class BrowserScreen(Screen[None]):
         yield Input(
             placeholder="filter: eval_loss<0.9 r=16 base=gpt2 tag:best, or text", id="filter"
         )
+        yield Static(id="filter-error")
         with Horizontal(id="browser-main"):
             yield VersionTree(id="tree")
             yield DetailsPane(id="details")
@@ -152,17 +155,23 @@ class BrowserScreen(Screen[None]):
             return
         self.scan_complete = message.complete
         self.scan_error = message.error
-        versions = [self.filled.get(self._fill_key(v), v) for v in message.versions]
+        versions = [self._with_filled(v) for v in message.versions]
         self.set_versions(versions)
         if message.complete and message.error is None:
             missing = [v for v in versions if v.final_loss is None]
             if missing:
                 self.metrics_worker(missing, message.scan_id)
 
+    def _with_filled(self, version: Version) -> Version:
+        metrics = self.filled.get(self._fill_key(version))
+        if metrics is None or version.final_loss is not None:
+            return version
+        return replace(version, metrics=metrics)
+
     @on(MetricsFilled)
     def metrics_filled(self, message: MetricsFilled) -> None:
         for version in message.versions.values():
-            self.filled[self._fill_key(version)] = version
+            self.filled[self._fill_key(version)] = version.metrics
         if message.scan_id != self.scan_id:
             return
         self.set_versions([message.versions.get(v.id, v) for v in self.versions])
@@ -192,7 +201,7 @@ class BrowserScreen(Screen[None]):
     def update_status_line(self) -> None:
         line = Text()
         line.append("ftui ", style="bold")
-        line.append_text(plain(str(self.root), 60))
+        line.append_text(plain(str(self.root), 40))
         if self.scan_error:
             line.append(f"  {self.scan_error}", style="bold red")
         else:
@@ -203,11 +212,7 @@ class BrowserScreen(Screen[None]):
             if not self.scan_complete:
                 line.append(" scanning…", style="italic")
         line.append(f"  sort: {SORT_KEYS[self.sort_key]}")
-        if self.filter_error:
-            line.append("  filter: ")
-            line.append_text(plain(self.filter_error, 80))
-            line.stylize("red", len(line) - len(self.filter_error))
-        elif self.query_filter is not None:
+        if self.query_filter is not None:
             line.append("  filter: ")
             line.append_text(plain(self.query_filter.text, 40))
         if self.marked:
@@ -215,6 +220,9 @@ class BrowserScreen(Screen[None]):
             line.append("  marked: ")
             line.append_text(plain(names, 80))
         self.query_one("#status-line", Static).update(line)
+        error = self.query_one("#filter-error", Static)
+        error.display = self.filter_error is not None
+        error.update(plain(f"filter: {self.filter_error}", 300) if self.filter_error else "")
 
     # ---------------------------------------------------------------- selection & details
 
@@ -435,9 +443,13 @@ class BrowserScreen(Screen[None]):
             )
             return
         paths, size = removal_plan(version, checkpoint)
-        body = Text("This removes:\n")
+        body = Text("In ")
+        body.append_text(plain(str(self.root), 300))
+        body.append(" this removes:\n")
         for path in paths:
-            body.append_text(plain(str(path) + ("/" if path.is_dir() else ""), 200))
+            name = path.relative_to(self.root) if path.is_relative_to(self.root) else path
+            body.append("  ")
+            body.append_text(plain(str(name) + ("/" if path.is_dir() else ""), 200))
             body.append("\n")
         body.append(f"and frees {human_size(size)}. Nothing else is touched.")
         what = "checkpoint" if checkpoint else "version"

@@ -1,0 +1,153 @@
+"""Helpers for the app tests: a deterministic folder of versions built per test.
+
+The folder is written from `ftui.testing.synth` with fixed seeds and timestamps (not a
+copy of `sample_runs/`, which the training engine regenerates), so screens and snapshots
+stay the same. It has lineage, per-epoch checkpoints, a failed run, an interrupted run,
+a plain Trainer folder, and untrusted text (markup and escape sequences) in metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from ftui.app.main import FtuiApp
+from ftui.app.screens.browser import BrowserScreen
+from ftui.app.textdump import screen_text
+from ftui.testing.synth import write_version
+
+V1, V2, V3, V4 = "v_20260301_090000", "v_20260302_090000", "v_20260303_090000", "v_20260304_090000"
+TRAINER = "old-trainer-run"
+NASTY_NOTES = "[bold]not bold[/] [link=http://x]link[/link] \x1b[31mred?"
+
+
+def _ftui(extra: dict[str, object]) -> dict[str, object]:
+    return {"schema_version": 1, "status": "completed", **extra}
+
+
+def add_checkpoints(folder: Path, steps: list[int]) -> list[dict[str, object]]:
+    """Per-epoch checkpoints: copies of the adapter plus a truncated trainer_state."""
+    state = json.loads((folder / "trainer_state.json").read_text())
+    epochs = []
+    for epoch, step in enumerate(steps, start=1):
+        ckpt = folder / f"checkpoint-{step}"
+        ckpt.mkdir()
+        for name in ("adapter_model.safetensors", "adapter_config.json"):
+            shutil.copy(folder / name, ckpt / name)
+        history = [e for e in state["log_history"] if e["step"] <= step]
+        (ckpt / "trainer_state.json").write_text(json.dumps({"log_history": history}))
+        evals = [e["eval_loss"] for e in history if "eval_loss" in e]
+        trains = [e["loss"] for e in history if "loss" in e]
+        epochs.append(
+            {
+                "epoch": epoch,
+                "step": step,
+                "checkpoint": ckpt.name,
+                "train_loss": trains[-1],
+                "eval_loss": evals[-1] if evals else None,
+            }
+        )
+    return epochs
+
+
+def make_runs(root: Path) -> Path:
+    """Write the fixture versions under `root` (created) and return it."""
+    root.mkdir(parents=True, exist_ok=True)
+    write_version(
+        root,
+        V1,
+        r=4,
+        alpha=8,
+        seed=1,
+        epochs=3,
+        history_entries=30,
+        timestamp=datetime(2026, 3, 1, 9, 0),
+        extra_metadata=_ftui({"tags": ["baseline"], "notes": "first try"}),
+    )
+    write_version(
+        root,
+        V2,
+        r=8,
+        alpha=16,
+        seed=2,
+        epochs=3,
+        history_entries=30,
+        timestamp=datetime(2026, 3, 2, 9, 0),
+        extra_metadata=_ftui(
+            {
+                "parent": {"version_id": V1, "checkpoint": None, "mode": "fresh"},
+                "tags": ["best"],
+                "notes": NASTY_NOTES,
+            }
+        ),
+    )
+    epochs = add_checkpoints(root / V2, [10, 20, 30])
+    meta_path = root / f"metadata_{V2}.json"
+    meta = json.loads(meta_path.read_text())
+    meta["epochs"] = epochs
+    meta_path.write_text(json.dumps(meta, indent=2))
+    write_version(
+        root,
+        V3,
+        r=16,
+        alpha=32,
+        seed=3,
+        epochs=1,
+        history_entries=10,
+        base_model="ftui:tiny-gpt2",
+        timestamp=datetime(2026, 3, 3, 9, 0),
+        extra_metadata=_ftui({"status": "failed", "error": "CUDA out of memory [red]boom[/red]"}),
+    )
+    write_version(
+        root,
+        V4,
+        r=8,
+        alpha=16,
+        seed=4,
+        epochs=1,
+        history_entries=10,
+        timestamp=datetime(2026, 3, 4, 9, 0),
+        extra_metadata=_ftui(
+            {
+                "status": "running",
+                "run": {"pid": 1, "host": "elsewhere", "heartbeat_at": "2026-03-04T09:00:00"},
+            }
+        ),
+    )
+    trainer = root / TRAINER
+    write_version(root, TRAINER, r=8, alpha=16, seed=5, epochs=2, history_entries=20)
+    (root / f"metadata_{TRAINER}.json").unlink()  # a plain Trainer folder: no metadata
+    del trainer
+    return root
+
+
+async def settle(pilot: Pilot[object], delay: float = 0.05) -> None:
+    """Let workers finish and their messages land."""
+    app = pilot.app
+    for _ in range(3):
+        for _ in range(2000):  # at most ~20 s
+            if not any(w.is_running for w in app.workers):
+                break
+            await pilot.pause(0.01)
+        await pilot.pause(delay)
+
+
+def text(app: FtuiApp) -> str:
+    return screen_text(app)
+
+
+def browser_of(app: FtuiApp) -> BrowserScreen:
+    return app.browser
+
+
+Settle = Callable[[Pilot[object]], Awaitable[None]]
+
+
+def notifications(app: FtuiApp) -> list[str]:
+    """Messages of the notifications currently shown (toasts wrap, so read them here)."""
+    return [n.message for n in app._notifications]

@@ -1,0 +1,195 @@
+"""Pilot tests of browsing: tree, details, filter, sort, marks, live updates, untrusted text."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+from app_helpers import NASTY_NOTES, TRAINER, V1, V2, V3, V4, settle, text
+
+from ftui.app.main import FtuiApp
+from ftui.app.widgets.loss_plot import LossPlot
+from ftui.testing.synth import write_version
+
+
+async def test_tree_shows_versions_nested_with_checkpoints(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        tree = app.browser.version_tree
+        child = tree.nodes_by_key[(V2, None)]
+        assert child.parent is tree.nodes_by_key[(V1, None)]  # retrained under its parent
+        assert [n.data.key for n in child.children if n.data] == [
+            (V2, "checkpoint-10"),
+            (V2, "checkpoint-20"),
+            (V2, "checkpoint-30"),
+        ]
+        screen = text(app)
+        for version_id in (V1, V2, V3, V4, TRAINER):
+            assert version_id in screen
+        assert "✗ v_20260303_090000 r16/a32" in screen  # failed: symbol, id, r/alpha, loss
+        assert "! v_20260304_090000" in screen  # running with a dead process: interrupted
+        assert "5 versions" in screen
+
+
+async def test_details_show_metadata_files_modules_and_plot(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await settle(pilot)
+        assert app.browser.version_tree.select_key((V2, None))
+        await settle(pilot)
+        details = app.browser.details
+        assert details.loaded is not None and details.loaded.selection.key == (V2, None)
+        plot = details.query_one(LossPlot)
+        assert plot.point_count == 30 + 3  # 30 train steps, 3 evaluations
+        assert plot.epoch_steps == [10, 20, 30]
+        await pilot.press("enter")  # open: the details full screen
+        await settle(pilot)
+        screen = text(app)
+        for expected in (
+            "base model gpt2",
+            "parent",
+            V1,
+            "learning_rate",
+            "tags",
+            "best",
+            "adapter_model.safetensors",
+            "checkpoint-10/adapter_config.json",
+            "transformer.h.0.attn.c_attn",
+            "8×64",
+            "192×8",
+            "LoRA modules",
+        ):
+            assert expected in screen, expected
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.browser.version_tree.display
+
+
+async def test_checkpoint_details(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await settle(pilot)
+        app.browser.version_tree.select_key((V2, "checkpoint-20"))
+        await settle(pilot)
+        screen = text(app)
+        assert f"{V2}/checkpoint-20" in screen
+        assert "epoch      2" in screen or "epoch 2" in screen
+
+
+async def test_untrusted_text_is_shown_literally(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(160, 60)) as pilot:
+        await settle(pilot)
+        app.browser.version_tree.select_key((V2, None))
+        await settle(pilot)
+        screen = text(app)
+        assert "[bold]not bold[/] [link=http://x]link[/link] \\x1b[31mred?" in screen
+        assert NASTY_NOTES not in screen  # the raw escape character never reaches the screen
+        app.browser.version_tree.select_key((V3, None))
+        await settle(pilot)
+        assert "CUDA out of memory [red]boom[/red]" in text(app)
+
+
+async def test_keys_move_and_expand(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        tree = app.browser.version_tree
+        assert tree.selection is not None and tree.selection.version.id == TRAINER
+        await pilot.press("j", "j", "j", "j")
+        assert tree.selection is not None and tree.selection.key == (V2, None)
+        await pilot.press("l", "j")
+        assert tree.selection is not None and tree.selection.key == (V2, "checkpoint-10")
+        await pilot.press("h")  # from a checkpoint: back to its version
+        assert tree.selection is not None and tree.selection.key == (V2, None)
+        await pilot.press("k")
+        assert tree.selection is not None and tree.selection.key == (V1, None)
+
+
+async def test_filter_expression_and_text(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"r=16")
+        await settle(pilot)
+        keys = [k for k in app.browser.version_tree.nodes_by_key if k[1] is None]
+        assert keys == [(V3, None)]
+        assert "(1 shown)" in text(app)
+        await pilot.press("enter")
+        assert app.browser.version_tree.has_focus
+        await pilot.press("slash", *("\b" * 0))
+        app.browser.query_one("#filter").value = "tag:best"  # type: ignore[attr-defined]
+        await settle(pilot)
+        assert [k for k in app.browser.version_tree.nodes_by_key if k[1] is None] == [(V2, None)]
+        app.browser.query_one("#filter").value = "eval_loss<oops"  # type: ignore[attr-defined]
+        await settle(pilot)
+        assert "not a number" in text(app)
+        await pilot.press("escape")  # clears the filter
+        await settle(pilot)
+        assert len([k for k in app.browser.version_tree.nodes_by_key if k[1] is None]) == 5
+        await pilot.press("slash", *"trainer", "enter")
+        await settle(pilot)
+        assert [k for k in app.browser.version_tree.nodes_by_key if k[1] is None] == [
+            (TRAINER, None)
+        ]
+
+
+async def test_sort_cycles(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        tree = app.browser.version_tree
+
+        def top() -> list[str]:
+            return [n.data.version.id for n in tree.root.children if n.data]
+
+        assert top()[1:] == [V4, V3, V1]  # newest first (the Trainer folder is newest)
+        await pilot.press("s")
+        await settle(pilot)
+        assert "sort: final loss" in text(app)
+        losses = [app.browser.by_id[v].final_loss for v in top()]
+        assert losses == sorted(losses)  # type: ignore[type-var]
+        await pilot.press("s", "s")
+        await settle(pilot)
+        assert "sort: name" in text(app)
+        assert top() == sorted(top())
+
+
+async def test_new_versions_appear_without_restart(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0.1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        write_version(runs, "v_20260305_090000", seed=9, timestamp=datetime(2026, 3, 5, 9))
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if ("v_20260305_090000", None) in app.browser.version_tree.nodes_by_key:
+                break
+        assert ("v_20260305_090000", None) in app.browser.version_tree.nodes_by_key
+        shutil.rmtree(runs / V3)
+        (runs / f"metadata_{V3}.json").unlink()
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if (V3, None) not in app.browser.version_tree.nodes_by_key:
+                break
+        assert (V3, None) not in app.browser.version_tree.nodes_by_key
+
+
+async def test_missing_root_is_shown_not_crashed(tmp_path: Path) -> None:
+    app = FtuiApp(tmp_path / "nope", poll_interval=0)
+    async with app.run_test(size=(200, 24)) as pilot:
+        await settle(pilot)
+        assert "no such folder" in text(app)
+
+
+async def test_large_folder_shows_first_batch_early(tmp_path: Path) -> None:
+    root = tmp_path / "many"
+    from ftui.testing.synth import write_many
+
+    write_many(root, 40)
+    app = FtuiApp(root, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "40 versions" in text(app)
+        assert app.browser.scan_complete

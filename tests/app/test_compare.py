@@ -1,0 +1,100 @@
+"""Pilot tests of the compare pane."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app_helpers import V1, V2, V3, notifications, settle, text
+
+from ftui.app.main import FtuiApp
+from ftui.app.screens.browser import BrowserScreen
+from ftui.app.screens.compare import CompareScreen
+from ftui.app.widgets.loss_plot import LossPlot
+
+
+async def open_compare(app: FtuiApp, pilot: object) -> CompareScreen:
+    await settle(pilot)  # type: ignore[arg-type]
+    assert isinstance(app.screen, CompareScreen), type(app.screen)
+    assert app.screen.data is not None
+    return app.screen
+
+
+async def test_compare_marked_pair(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await settle(pilot)
+        tree = app.browser.version_tree
+        tree.select_key((V1, None))
+        await pilot.press("space")
+        tree.select_key((V3, None))
+        await pilot.press("space")
+        assert app.browser.marked == [(V1, None), (V3, None)]
+        assert "● ✓ v_20260301_090000" in text(app)
+        await pilot.press("c")
+        screen = await open_compare(app, pilot)
+        shown = text(app)
+        assert "different base models: gpt2 vs ftui:tiny-gpt2" in shown
+        assert "12 modules, rank 4 → 16, 12 modules shape differs" in shown
+        assert "lora_config.r" in shown and "status" in shown
+        assert "shape differs" in shown and "4×64 / 192×4" in shown and "16×64 / 192×16" in shown
+        assert "learning_rate" not in shown  # equal settings are hidden by default
+        plot = screen.query_one(LossPlot)
+        assert [s.label for s in plot.series] == ["A train", "A eval", "B train", "B eval"]
+        await pilot.press("a")
+        assert "training_args.learning_rate" in text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, BrowserScreen)
+
+
+async def test_compare_defaults_to_parent(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await settle(pilot)
+        app.browser.version_tree.select_key((V2, None))
+        await pilot.press("c")
+        screen = await open_compare(app, pilot)
+        assert screen.data is not None
+        assert (screen.data.comparison.a.label, screen.data.comparison.b.label) == (V1, V2)
+        assert "different base models" not in text(app)
+
+
+async def test_compare_checkpoints(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await settle(pilot)
+        tree = app.browser.version_tree
+        tree.select_key((V2, "checkpoint-10"))
+        await pilot.press("space")
+        tree.select_key((V2, "checkpoint-30"))
+        await pilot.press("c")
+        screen = await open_compare(app, pilot)
+        assert screen.data is not None
+        assert screen.data.comparison.a.label == f"{V2}/checkpoint-10"
+        assert "all shapes the same" in text(app)
+        # the checkpoints' own histories: 10 and 30 train steps
+        plot = screen.query_one(LossPlot)
+        assert [len(s.xs) for s in plot.series if "train" in s.label] == [10, 30]
+
+
+async def test_compare_without_pair_explains(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.browser.version_tree.select_key((V1, None))  # no parent, nothing marked
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, BrowserScreen)
+        assert any("mark two versions" in n for n in notifications(app))
+
+
+async def test_compare_fits_80x24(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.browser.version_tree.select_key((V2, None))
+        await pilot.press("c")
+        await open_compare(app, pilot)
+        shown = text(app)
+        assert "A v_20260301_090000" in shown and "B v_20260302_090000" in shown
+        assert "Back" in shown
