@@ -67,6 +67,13 @@ def run_training(
         run.close()
 
 
+# Runs in one process take turns. Loading a model and building a Trainer touch
+# process-wide state (transformers' meta-device init, lazy modules, accelerate's
+# AcceleratorState singleton, which a new Trainer resets under a running one): in-process
+# runs cannot overlap safely. Separate processes (`ftui train` in two shells) run in parallel.
+_run_lock = threading.Lock()
+
+
 @dataclass
 class _Prepared:
     spec: RunSpec
@@ -149,6 +156,17 @@ class _Run:
             self.spec.validate()
         except SpecError as exc:
             return self.fail(str(exc))
+        if not _run_lock.acquire(blocking=False):
+            self.sink.log("another run in this process is training: waiting for it to finish")
+            while not _run_lock.acquire(timeout=0.5):
+                if self.stop is not None and self.stop.is_set():
+                    return self.cancelled(None, None)
+        try:
+            return self._execute_locked()
+        finally:
+            _run_lock.release()
+
+    def _execute_locked(self) -> RunResult:
         spec = self.spec.normalized()
         self.spec = spec
         model_local = local_path(spec.base_model) is not None
@@ -173,8 +191,7 @@ class _Run:
         from . import modelprep
 
         self.sink.log(f"loading {spec.base_model}{modelprep.builtin_note(spec.base_model)}")
-        import transformers  # noqa: F401 - first heavy import: switches are set by now
-
+        _import_stack()
         hf_env.quiet_libraries()
         hf_env.refresh_log_filters()
         hardware = modelprep.resolve_hardware(spec)
@@ -275,6 +292,27 @@ class _Run:
         ))  # fmt: skip
         self.sink.emit(Finished(version_id=self.version_id or "", metrics=metrics))
         return RunResult(self.version_id, self.path, "completed", None, metrics)
+
+
+_import_lock = threading.Lock()
+
+
+def _import_stack() -> None:
+    """Import the HF stack once, under a lock: the libraries' lazy modules are not safe to
+    resolve from two threads at once (two runs started together failed with ImportError)."""
+    with _import_lock:
+        import datasets  # noqa: F401
+        import peft  # noqa: F401
+        import torch  # noqa: F401
+        from transformers import (  # noqa: F401
+            AutoModelForCausalLM,
+            AutoTokenizer,
+            PrinterCallback,
+            ProgressCallback,
+            TrainerCallback,
+        )
+        from transformers.pytorch_utils import Conv1D  # noqa: F401
+        from trl import SFTConfig, SFTTrainer  # noqa: F401
 
 
 def _build_trainer(prepared: _Prepared, callback: Any) -> Any:

@@ -64,14 +64,15 @@ def configure_environment(offline: bool) -> None:
 
 
 def quiet_libraries() -> None:
-    """Silence progress bars and known spurious warnings (once per process)."""
+    """Silence known spurious warnings (every run: a `catch_warnings` block around an
+    earlier run may have dropped the filters) and progress bars (once per process)."""
     global _quiet_done
+    for pattern in SPURIOUS_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)  # re-adding moves, never duplicates
     with _lock:
         if _quiet_done:
             return
         _quiet_done = True
-    for pattern in SPURIOUS_WARNINGS:
-        warnings.filterwarnings("ignore", message=pattern)
     with contextlib.suppress(Exception):
         import transformers
 

@@ -1,0 +1,122 @@
+"""`ftui train` / `ftui retrain` handlers: exit codes, output, Ctrl+C."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ftui.train import commands
+from ftui.train.engine import RunResult
+from ftui.train.spec import RunSpec
+
+from .conftest import TrainedRun
+
+
+def parse(kind: str, argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    if kind == "train":
+        commands.add_train_arguments(parser)
+    else:
+        commands.add_retrain_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_flags_and_set_pairs_build_the_spec(tmp_path: Path) -> None:
+    args = parse("train", ["--r", "16", "--lr", "1e-4", "--epochs", "3", "--root", str(tmp_path),
+                           "--set", "alpha=32", "dropout=0.1", "--set", "seed=7"])  # fmt: skip
+    spec = commands.build_train_spec(args)
+    assert (spec.r, spec.learning_rate, spec.epochs, spec.alpha) == (16, 1e-4, 3.0, 32.0)
+    assert (spec.dropout, spec.seed, spec.root) == (0.1, 7, str(tmp_path))
+    assert commands.build_train_spec(parse("train", [])).root == "model_versions"
+
+
+def test_train_command_trains_and_prints_the_version_id(
+    small_data: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, evals = small_data
+    root = tmp_path / "versions"
+    code = commands.run_train_command(parse("train", [
+        "--data", str(train), "--eval-data", str(evals), "--r", "4", "--epochs", "1",
+        "--max-length", "64", "--root", str(root)]))  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == commands.EXIT_COMPLETED
+    version_id = out.strip().splitlines()[-1]
+    assert (root / version_id / "adapter_model.safetensors").is_file()
+    assert "step 6/6" in err and "epoch 1: saved checkpoint-6" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--r", "0"], ["--set", "rnak=3"], ["--set", "novalue"], ["--base-model", "/no/such/dir"],
+     ["--lr", "fast"]],
+)  # fmt: skip
+def test_bad_arguments_exit_2_with_one_line(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert commands.run_train_command(parse("train", [*argv, "--root", str(tmp_path)])) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+
+
+def test_retrain_command_child_has_rank_16(
+    trained: TrainedRun, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ftui.store.safetensors_header import read_adapter
+
+    args = parse("retrain", [trained.result.version_id, "--root", str(trained.root),
+                             "--set", "r=16", "epochs=1", "-q"])  # fmt: skip
+    assert commands.run_retrain_command(args) == 0
+    child = capsys.readouterr().out.strip().splitlines()[-1]
+    meta = json.loads((trained.root / f"metadata_{child}.json").read_text())
+    assert meta["parent"]["version_id"] == trained.result.version_id
+    assert read_adapter(trained.root / child / "adapter_model.safetensors").ranks == {16}
+
+
+def test_retrain_errors_exit_2(trained: TrainedRun, capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(trained.root)
+    assert commands.run_retrain_command(parse("retrain", ["v_nope", "--root", root])) == 2
+    assert "no version v_nope" in capsys.readouterr().err
+    args = parse("retrain", [trained.result.version_id, "--root", root, "--from-checkpoint", "999"])
+    assert commands.run_retrain_command(args) == 2
+    assert "has no checkpoint-999 (available: checkpoint-6, checkpoint-12" in capsys.readouterr().err
+    args = parse("retrain", [trained.result.version_id, "--root", root, "--continue", "--set", "r=16"])
+    assert commands.run_retrain_command(args) == 2
+
+
+@pytest.mark.parametrize(("status", "code"), [("completed", 0), ("failed", 1), ("cancelled", 130)])
+def test_exit_codes_follow_the_result(tmp_path: Path, status: str, code: int) -> None:
+    def fake_run(spec: RunSpec, on_event: object = None, stop: object = None) -> RunResult:
+        return RunResult("v_1", tmp_path / "v_1", status, None if status != "failed" else "boom")
+
+    assert commands.run_spec(RunSpec.defaults(tmp_path), run=fake_run) == code
+
+
+def test_ctrl_c_cancels_cooperatively(small_data: tuple[Path, Path], tmp_path: Path) -> None:
+    train, evals = small_data
+    root = tmp_path / "versions"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ftui.train.commands", "train", "--data", str(train),
+         "--eval-data", str(evals), "--epochs", "50", "--max-length", "64", "--root", str(root)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert process.stderr is not None
+    deadline = time.monotonic() + 120
+    for line in process.stderr:
+        if "epoch 1: saved" in line or time.monotonic() > deadline:
+            break
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    version_id = out.strip().splitlines()[-1]
+    meta = json.loads((root / f"metadata_{version_id}.json").read_text())
+    assert meta["status"] == "cancelled"
+    assert (root / version_id / "checkpoint-6").is_dir()
