@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding
 
+from ftui.store import Status
+from ftui.train.events import Event, Progress
+
 from .commands import ActionsProvider
+from .messages import RunEnded, RunEventMessage, RunProgress, WorkFailed
+from .run_state import RunState, follow_events
 from .screens.browser import POLL_INTERVAL_S, BrowserScreen
 from .screens.help import HelpScreen, key_label
+from .screens.run import RunScreen
+from .screens.train_form import TrainFormScreen
 from .selection import Selection
+
+if TYPE_CHECKING:
+    from ftui.train.spec import RunSpec
 
 
 class FtuiApp(App[int]):
@@ -29,6 +41,8 @@ class FtuiApp(App[int]):
         super().__init__()
         self.root = root
         self.poll_interval = poll_interval
+        self.run_state: RunState | None = None
+        self.run_token = 0
 
     def on_mount(self) -> None:
         self.push_screen(BrowserScreen(self.root, poll_interval=self.poll_interval))
@@ -57,16 +71,199 @@ class FtuiApp(App[int]):
         title = type(self.screen).__name__.removesuffix("Screen").lower()
         self.push_screen(HelpScreen(title, self.key_rows()))
 
-    # ------------------------------------------------------------ training (filled in step 4)
+    # ------------------------------------------------------------ training
+    #
+    # The app owns the run (not a screen), so its worker outlives the run view being
+    # closed and reopened. The worker posts events; the handlers below fold them into
+    # the RunState and pass them down to the run view if it is showing.
 
     def open_train_form(self, selection: Selection | None) -> None:
-        self.notify("training is not available yet", severity="warning")
+        """`t` (selection None): a new run from the defaults; `R`: from the selection."""
+        from ftui.train.spec import RunSpec
+
+        if selection is None:
+            form = TrainFormScreen(RunSpec.defaults(self.root))
+        else:
+            parent = self.retrain_spec(selection)
+            if parent is None:
+                return
+            title = f"Retrain {selection.label} with changes"
+            form = TrainFormScreen(parent, parent=parent, title=title)
+
+        def submitted(spec: RunSpec | None) -> None:
+            if spec is not None:
+                self.start_run(spec)
+
+        self.push_screen(form, submitted)
+
+    def retrain_spec(self, selection: Selection) -> RunSpec | None:
+        """The recorded settings of a version (fresh) or checkpoint (continued from it)."""
+        from ftui.train.retrain import spec_for_retrain
+        from ftui.train.spec import SpecError
+
+        checkpoint = selection.checkpoint.name if selection.checkpoint else None
+        try:
+            return spec_for_retrain(
+                self.root,
+                selection.version.id,
+                checkpoint,
+                continue_training=checkpoint is not None,
+            )
+        except SpecError as exc:
+            self.notify(f"cannot retrain {selection.label}: {exc}", severity="error", markup=False)
+            return None
 
     def retrain(self, selection: Selection) -> None:
-        self.notify("training is not available yet", severity="warning")
+        """`r`: the same settings again, in one key."""
+        spec = self.retrain_spec(selection)
+        if spec is not None:
+            self.start_run(spec)
+
+    def start_run(self, spec: RunSpec) -> None:
+        if self.run_state is not None and self.run_state.active and not self.run_state.following:
+            self.notify("a run is already in progress (w shows it)", severity="warning")
+            return
+        self.stop_following()
+        self.run_token += 1
+        title = f"new run from {spec.parent}" if spec.parent else "new run"
+        state = RunState(self.run_token, title, parent=spec.parent)
+        self.run_state = state
+        self.show_run(state)
+        self.train_worker(state, spec)
+
+    @work(thread=True, group="train", exit_on_error=False)
+    def train_worker(self, state: RunState, spec: RunSpec) -> None:
+        """Calls the engine (the only place torch & co. get imported) and relays events."""
+        token = state.token
+
+        def on_event(event: Event) -> None:
+            message = RunProgress if isinstance(event, Progress) else RunEventMessage
+            self.post_message(message(token, event))
+
+        try:
+            from ftui.train.engine import run_training
+
+            result = run_training(spec, on_event, state.stop)
+        except Exception as exc:  # the engine never raises, but an import can fail
+            self.post_message(RunEnded(token, "failed", None, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(RunEnded(token, result.status, result.version_id, result.error))
 
     def watch_run(self, selection: Selection | None) -> None:
-        self.notify("no run to watch", severity="warning")
+        """`w`: the current run, else follow the selected running version's event log."""
+        state = self.run_state
+        if state is not None and (
+            state.active or selection is None or selection.version.id == state.version_id
+        ):
+            self.show_run(state)
+            return
+        if selection is None or selection.version.status is not Status.RUNNING:
+            if state is not None:
+                self.show_run(state)
+            else:
+                self.notify(
+                    "no run in progress: select a running version to follow it", severity="warning"
+                )
+            return
+        self.run_token += 1
+        version = selection.version
+        state = RunState(
+            self.run_token,
+            version.id,
+            following=True,
+            version_id=version.id,
+            parent=version.parent.version_id if version.parent else None,
+        )
+        self.run_state = state
+        self.show_run(state)
+        self.follow_worker(state, version.path)
+
+    @work(thread=True, group="follow", exit_on_error=False)
+    def follow_worker(self, state: RunState, folder: Path) -> None:
+        try:
+            for events in follow_events(folder, state.stop):
+                for event in events:
+                    message = RunProgress if isinstance(event, Progress) else RunEventMessage
+                    self.post_message(message(state.token, event))
+        except Exception as exc:
+            self.post_message(WorkFailed("following the run", f"{exc}"))
+        if state.stop.is_set():
+            self.post_message(RunEnded(state.token, "stopped following", state.version_id))
+
+    def show_run(self, state: RunState) -> None:
+        if isinstance(self.screen, RunScreen) and self.screen.state is state:
+            return
+        if isinstance(self.screen, RunScreen):
+            self.pop_screen()
+        self.push_screen(RunScreen(state))
+
+    def stop_run(self, state: RunState) -> None:
+        """Cancel our run cooperatively (after its current step), or stop following."""
+        state.stop.set()
+        if not state.following:
+            state.add_log("cancelling after the current step…")
+            self.notify("cancelling after the current step…", markup=False)
+
+    def stop_following(self) -> None:
+        if self.run_state is not None and self.run_state.following:
+            self.run_state.stop.set()
+
+    def _run_view(self, token: int) -> RunScreen | None:
+        screen = self.screen
+        if isinstance(screen, RunScreen) and screen.state.token == token:
+            return screen
+        return None
+
+    @on(RunEventMessage)
+    @on(RunProgress)
+    def run_event(self, message: RunEventMessage | RunProgress) -> None:
+        state = self.run_state
+        if state is None or state.token != message.token:
+            return
+        was_active = state.active
+        state.apply(message.event)
+        view = self._run_view(message.token)
+        if view is not None:
+            view.show_event(message.event)
+        if was_active and not state.active:
+            self.run_finished(state)
+
+    @on(RunEnded)
+    def run_ended(self, message: RunEnded) -> None:
+        state = self.run_state
+        if state is None or state.token != message.token or not state.active:
+            return
+        if state.following and message.status == "stopped following":
+            state.status = "stopped following"
+            state.add_log("stopped following (the run goes on)")
+        else:
+            state.finish(message.status, message.version_id, message.error)
+        view = self._run_view(message.token)
+        if view is not None:
+            view.show_end()
+        self.run_finished(state)
+
+    def run_finished(self, state: RunState) -> None:
+        """Tell the user, and select the new version in the tree (after a rescan)."""
+        label = state.version_id or "the run"
+        if state.status == "completed":
+            self.notify(f"{label} completed", markup=False)
+        elif state.status == "failed":
+            self.notify(
+                f"{label} failed: {state.error or 'unknown reason'}", severity="error", markup=False
+            )
+        elif state.status == "cancelled":
+            self.notify(f"{label} cancelled", severity="warning", markup=False)
+        if state.version_id is not None:
+            self.browser.select_version(state.version_id)
+        else:
+            self.browser.rescan()
+
+    async def action_quit(self) -> None:
+        """Quit; a run in progress is cancelled first (it saves what it has)."""
+        if self.run_state is not None and self.run_state.active:
+            self.run_state.stop.set()
+        self.exit(0)
 
 
 def run_app(root: Path) -> int:

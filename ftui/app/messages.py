@@ -88,8 +88,13 @@ class RunEventMessage(Message):
         self.event = event
 
 
-class RunProgress(RunEventMessage):
+class RunProgress(Message):
     """A progress event: only the newest one matters, so older ones may be replaced."""
+
+    def __init__(self, token: int, event: Event) -> None:
+        super().__init__()
+        self.token = token
+        self.event = event
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, RunProgress) and message.token == self.token

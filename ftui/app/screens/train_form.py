@@ -1,0 +1,132 @@
+"""The run form: every editable setting of a `RunSpec`, one line each.
+
+`t` opens it with the defaults; `R` opens it with the selected version's recorded
+settings and shows, as you edit, what differs from that parent. `ctrl+s` starts the
+run (after the spec's own validation), `escape` cancels. Dismisses with the spec.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Static
+
+from ftui.store import safe_text
+from ftui.train.spec import RunSpec, SpecError
+
+
+def field_text(value: Any) -> str:
+    """A spec value as the text of its input (what `with_overrides` parses back)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+class TrainFormScreen(Screen[RunSpec | None]):
+    """Edit a spec; `parent` (for `R`) is the spec the differences are shown against."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "start", "Start run"),
+        Binding("escape", "cancel", "Cancel"),
+        Binding("down", "app.focus_next", "Next field", show=False),
+        Binding("up", "app.focus_previous", "Previous field", show=False),
+    ]
+
+    def __init__(self, spec: RunSpec, parent: RunSpec | None = None, title: str = "") -> None:
+        super().__init__()
+        self.spec = spec
+        self.parent_spec = parent
+        self.title_text = title or "New training run"
+        self.fields = RunSpec.editable_fields()
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(self.title_text, style="bold"), id="form-title")
+        yield Static(id="form-diff")
+        yield Static(id="form-error")
+        yield Static(id="form-hint")
+        values = self.spec.to_dict()
+        with VerticalScroll(id="form-fields"):
+            for name, label, _kind in self.fields:
+                with Horizontal(classes="form-row", id=f"row-{name}"):
+                    yield Static(Text(name), classes="form-label")
+                    yield Input(field_text(values.get(name)), id=f"field-{name}", compact=True)
+            yield Button("Start run (ctrl+s)", id="form-start", variant="primary", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(f"#field-{self.fields[0][0]}", Input).focus()
+        self.query_one("#form-diff").display = self.parent_spec is not None
+        self.query_one("#form-error").display = False
+        self.show_differences()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The full description of the focused setting, under the title."""
+        labels = {f"field-{name}": label for name, label, _ in self.fields}
+        hint = labels.get(event.widget.id or "", "")
+        self.query_one("#form-hint", Static).update(Text(hint, style="italic"))
+
+    def values(self) -> dict[str, str]:
+        return {name: self.query_one(f"#field-{name}", Input).value for name, _, _ in self.fields}
+
+    def build(self) -> RunSpec:
+        """The spec the form describes; raises `SpecError` naming the bad setting."""
+        return self.spec.with_overrides(self.values())
+
+    def show_differences(self) -> None:
+        """In `R` mode: which settings differ from the parent, shown as `name old → new`."""
+        if self.parent_spec is None:
+            return
+        try:
+            current = self.build().to_dict()
+        except SpecError:
+            return
+        before = self.parent_spec.to_dict()
+        changes = []
+        for name, _, _ in self.fields:
+            differs = current.get(name) != before.get(name)
+            self.query_one(f"#row-{name}").set_class(differs, "changed")
+            if differs:
+                old, new = field_text(before.get(name)), field_text(current.get(name))
+                changes.append(f"{name} {old or '—'} → {new or '—'}")
+        diff = Text("changed from the parent: ", style="bold")
+        diff.append(safe_text("; ".join(changes)) if changes else "nothing yet (same settings)")
+        self.query_one("#form-diff", Static).update(diff)
+
+    @on(Input.Changed)
+    def changed(self) -> None:
+        self.query_one("#form-error", Static).display = False
+        self.show_differences()
+
+    @on(Input.Submitted)
+    def next_field(self) -> None:
+        self.app.action_focus_next()
+
+    @on(Button.Pressed, "#form-start")
+    def start_pressed(self) -> None:
+        self.action_start()
+
+    def action_start(self) -> None:
+        try:
+            spec = self.build()
+            spec.validate()
+        except SpecError as exc:
+            self.query_one("#form-error", Static).update(
+                Text(safe_text(str(exc)), style="bold red")
+            )
+            return
+        self.dismiss(spec)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
