@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ftui.train.spec import RunSpec  # noqa: E402
 
-
 LOOP: list[tuple[float, float]] = []  # (cpu, wall) of each Trainer.train() call
 
 
@@ -75,7 +74,9 @@ def plain_run(spec: RunSpec, out: Path) -> tuple[float, float]:
         model=peft_model,
         args=SFTConfig(**args),
         train_dataset=Dataset.from_list([{"text": t} for t in examples.train]),
-        eval_dataset=Dataset.from_list([{"text": t} for t in examples.eval]) if examples.eval else None,
+        eval_dataset=Dataset.from_list([{"text": t} for t in examples.eval])
+        if examples.eval
+        else None,
         processing_class=tokenizer,
     )
     trainer.remove_callback(PrinterCallback)
@@ -101,7 +102,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--epochs", default="2")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--eval", action="store_true", help="also evaluate each epoch (demo eval set)")
+    parser.add_argument(
+        "--eval", action="store_true", help="also evaluate each epoch (demo eval set)"
+    )
     args = parser.parse_args()
 
     import torch
@@ -111,8 +114,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "versions"
         spec = RunSpec.defaults(root).with_overrides(
-            {"epochs": args.epochs, "lr": "1e-3", "max_length": "128",
-             "eval_data": "ftui:demo_data/eval.jsonl" if args.eval else "none"}  # fmt: skip
+            {
+                "epochs": args.epochs,
+                "lr": "1e-3",
+                "max_length": "128",
+                "eval_data": "ftui:demo_data/eval.jsonl" if args.eval else "none",
+            }  # fmt: skip
         )
         ftui_run(spec)  # warm-up: imports, first-call costs
         plain_cpu: list[float] = []
@@ -134,9 +141,11 @@ def main() -> None:
     p_cpu, f_cpu = statistics.median(plain_cpu), statistics.median(ftui_cpu)
     p_wall, f_wall = statistics.median(plain_wall), statistics.median(ftui_wall)
     steps = 33 * float(args.epochs)
-    print(f"setup: tiny-gpt2, 260 demo examples, batch 8, {args.epochs} epochs (~{steps:.0f} steps), "
-          f"eval {'on' if args.eval else 'off'}, per-epoch checkpoints, torch threads "
-          f"{torch.get_num_threads()}, {args.repeats} repeats, median of Trainer.train()")  # fmt: skip
+    print(
+        f"setup: tiny-gpt2, 260 demo examples, batch 8, {args.epochs} epochs (~{steps:.0f} "
+        f"steps), eval {'on' if args.eval else 'off'}, per-epoch checkpoints, torch threads "
+        f"{torch.get_num_threads()}, {args.repeats} repeats, median of Trainer.train()"
+    )
     print(f"plain SFTTrainer   cpu {p_cpu:7.3f} s   wall {p_wall:7.3f} s")
     print(f"ftui run_training  cpu {f_cpu:7.3f} s   wall {f_wall:7.3f} s")
     print(f"overhead ratio     cpu {f_cpu / p_cpu:7.3f}     wall {f_wall / p_wall:7.3f}")

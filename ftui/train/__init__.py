@@ -23,7 +23,7 @@ _LAZY = {
     "spec_for_retrain": "retrain",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = ["BUILTIN_MODEL", "RunResult", "RunSpec", "SpecError", "run_training", "spec_for_retrain"]
 
 
 def __getattr__(name: str) -> Any:

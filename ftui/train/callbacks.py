@@ -75,7 +75,9 @@ class RunMonitor:
         self.last_step = step
         now = time.monotonic()
         if self.is_main and (
-            step == total or step == self._start_step + 1 or now - self._last_progress >= self.progress_interval
+            step == total
+            or step == self._start_step + 1
+            or now - self._last_progress >= self.progress_interval
         ):
             self._last_progress = now
             done = step - self._start_step
@@ -95,42 +97,50 @@ class RunMonitor:
         train = _finite(logs.get("loss"))
         if train is not None:
             self._train_losses.append(train)
-            self.sink.emit(LossPoint(step=step, loss=train, split="train", epoch=_epoch_number(epoch)))
+            self.sink.emit(
+                LossPoint(step=step, loss=train, split="train", epoch=_epoch_number(epoch))
+            )
         evaluated = _finite(logs.get("eval_loss"))
         if evaluated is not None:
             self._last_eval = evaluated
-            self.sink.emit(LossPoint(step=step, loss=evaluated, split="eval", epoch=_epoch_number(epoch)))
+            self.sink.emit(
+                LossPoint(step=step, loss=evaluated, split="eval", epoch=_epoch_number(epoch))
+            )
 
     def saved(self, step: int, epoch: float | None) -> None:
         """A `checkpoint-<step>/` was written at an epoch end: record the epoch."""
         if not self.is_main:
             return
         losses, self._train_losses = self._train_losses, []
-        record = {
-            "epoch": _epoch_number(epoch),
-            "step": step,
-            "checkpoint": f"checkpoint-{step}",
-            "train_loss": sum(losses) / len(losses) if losses else None,
-            "eval_loss": self._last_eval,
-        }
-        self._last_eval = None
-        self.epochs.append(record)
+        number = _epoch_number(epoch)
+        checkpoint = f"checkpoint-{step}"
+        train_loss = sum(losses) / len(losses) if losses else None
+        eval_loss, self._last_eval = self._last_eval, None
+        self.epochs.append(
+            {
+                "epoch": number,
+                "step": step,
+                "checkpoint": checkpoint,
+                "train_loss": train_loss,
+                "eval_loss": eval_loss,
+            }  # fmt: skip
+        )
         if self.record_epochs is not None:
             self.record_epochs(list(self.epochs))
         self.sink.emit(
             EpochSaved(
-                epoch=float(record["epoch"] or 0),
+                epoch=float(number or 0),
                 step=step,
-                checkpoint=record["checkpoint"],
-                train_loss=record["train_loss"],
-                eval_loss=record["eval_loss"],
+                checkpoint=checkpoint,
+                train_loss=train_loss,
+                eval_loss=eval_loss,
             )
         )
-        parts = [f"epoch {record['epoch']}: saved {record['checkpoint']}"]
-        if record["train_loss"] is not None:
-            parts.append(f"train loss {record['train_loss']:.4f}")
-        if record["eval_loss"] is not None:
-            parts.append(f"eval loss {record['eval_loss']:.4f}")
+        parts = [f"epoch {number}: saved {checkpoint}"]
+        if train_loss is not None:
+            parts.append(f"train loss {train_loss:.4f}")
+        if eval_loss is not None:
+            parts.append(f"eval loss {eval_loss:.4f}")
         self.sink.log(", ".join(parts))
 
 
@@ -138,7 +148,7 @@ def make_trainer_callback(monitor: RunMonitor) -> Any:
     """A `transformers.TrainerCallback` that drives `monitor` and honours its stop."""
     from transformers import TrainerCallback
 
-    class FtuiCallback(TrainerCallback):  # type: ignore[misc]
+    class FtuiCallback(TrainerCallback):
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             monitor.train_begin(state.max_steps, state.global_step)
 
@@ -151,7 +161,9 @@ def make_trainer_callback(monitor: RunMonitor) -> Any:
                 control.should_save = False
                 control.should_evaluate = False
 
-        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any
+        ) -> None:
             monitor.log(logs, state.global_step, state.epoch)
 
         def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -34,7 +34,10 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
     "--r": ("r", "LoRA rank"),
     "--alpha": ("alpha", "LoRA alpha"),
     "--dropout": ("dropout", "LoRA dropout"),
-    "--target-modules": ("target_modules", "comma-separated module names (default: per architecture)"),
+    "--target-modules": (
+        "target_modules",
+        "comma-separated module names (default: per architecture)",
+    ),
     "--epochs": ("epochs", "number of epochs"),
     "--lr": ("learning_rate", "learning rate"),
     "--batch-size": ("batch_size", "batch size per device"),
@@ -59,7 +62,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `ftui train`."""
     for flag, (name, text) in TRAIN_FLAGS.items():
         aliases = [flag, "--learning-rate"] if flag == "--lr" else [flag]
-        parser.add_argument(*aliases, dest=f"spec_{name}", default=None, metavar=name.upper(), help=text)
+        parser.add_argument(
+            *aliases, dest=f"spec_{name}", default=None, metavar=name.upper(), help=text
+        )
     _add_common(parser)
 
 
@@ -68,8 +73,10 @@ def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("version", help="the version to retrain (its id)")
     parser.add_argument("--from-checkpoint", metavar="N", default=None,
                         help="start from checkpoint-N of that version (a step number)")  # fmt: skip
-    parser.add_argument("--continue", dest="continue_training", action="store_true",
-                        help="continue from the version's adapter weights instead of the base model")  # fmt: skip
+    parser.add_argument(
+        "--continue", dest="continue_training", action="store_true",
+        help="continue from the version's adapter weights, not the base model",
+    )  # fmt: skip
     _add_common(parser)
 
 
@@ -152,14 +159,18 @@ def run_spec(spec: RunSpec, quiet: bool = False, run: Callable[..., Any] | None 
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if run is None:
-        from .engine import run_training as run
+        from .engine import run_training
+
+        run = run_training
     stop = threading.Event()
     printer = _Printer(quiet)
     with _ctrl_c_stops(stop, sys.stderr):
         result = run(spec, on_event=printer, stop=stop)
     if result.version_id:
         print(result.version_id, flush=True)
-    return {"completed": EXIT_COMPLETED, "cancelled": EXIT_CANCELLED}.get(result.status, EXIT_FAILED)
+    return {"completed": EXIT_COMPLETED, "cancelled": EXIT_CANCELLED}.get(
+        result.status, EXIT_FAILED
+    )
 
 
 def build_train_spec(args: argparse.Namespace) -> RunSpec:

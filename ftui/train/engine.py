@@ -204,7 +204,10 @@ class _Run:
         positions = modelprep.max_positions(model)
         max_length = min(spec.max_length, positions) if positions else spec.max_length
         if max_length < spec.max_length:
-            self.sink.log(f"max_length {spec.max_length} > the model's {positions} positions: using {positions}")
+            self.sink.log(
+                f"max_length {spec.max_length} > the model's {positions} positions: "
+                f"using {positions}"
+            )
         if spec.continue_from_parent:
             adapter_dir = modelprep.parent_adapter_dir(spec)
             self.sink.log(f"continuing from the adapter in {adapter_dir}")
@@ -218,7 +221,9 @@ class _Run:
         args = modelprep.trainer_arguments(
             spec, hardware, examples.num_train, bool(examples.eval), max_length, self.world
         )
-        return _Prepared(spec, examples, tokenizer, peft_model, hardware, args, modelprep.lora_record(peft_model))
+        return _Prepared(
+            spec, examples, tokenizer, peft_model, hardware, args, modelprep.lora_record(peft_model)
+        )
 
     def _claim(self, prepared: _Prepared) -> None:
         """Claim the version (on the main process only) and write its first metadata."""
@@ -249,10 +254,14 @@ class _Run:
         from .callbacks import RunMonitor, make_trainer_callback
 
         spec, examples = prepared.spec, prepared.examples
-        self.sink.emit(Started(version_id=self.version_id or "", path=str(self.path), parent=spec.parent))
+        self.sink.emit(
+            Started(version_id=self.version_id or "", path=str(self.path), parent=spec.parent)
+        )
         trainer = None
         try:
-            self.monitor = RunMonitor(self.sink, self.stop, self._record_epochs, is_main=self.is_main)
+            self.monitor = RunMonitor(
+                self.sink, self.stop, self._record_epochs, is_main=self.is_main
+            )
             trainer = _build_trainer(prepared, make_trainer_callback(self.monitor))
             hf_env.refresh_log_filters()
             hw = prepared.hardware
@@ -286,9 +295,13 @@ class _Run:
         if self.heartbeat is not None:
             self.heartbeat.stop()
         epochs = self.monitor.epochs
-        self._update(lambda r: self._finish_run(r, "completed", metrics=metrics, epochs=epochs, error=None))
+        self._update(
+            lambda r: self._finish_run(r, "completed", metrics=metrics, epochs=epochs, error=None)
+        )
         self.sink.log(f"completed {self.version_id}: " + ", ".join(
-            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items() if v is not None
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in metrics.items()
+            if v is not None
         ))  # fmt: skip
         self.sink.emit(Finished(version_id=self.version_id or "", metrics=metrics))
         return RunResult(self.version_id, self.path, "completed", None, metrics)

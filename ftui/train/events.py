@@ -97,10 +97,12 @@ class Failed(Event):
 
 @dataclass(frozen=True)
 class Cancelled(Event):
-    """The run stopped because it was asked to; saved checkpoints are kept."""
+    """The run stopped because it was asked to; saved checkpoints are kept.
+
+    `version_id` is None when it stopped before a version was claimed."""
 
     kind: ClassVar[str] = "cancelled"
-    version_id: str
+    version_id: str | None
     step: int | None = None
 
 

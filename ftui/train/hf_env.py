@@ -130,7 +130,10 @@ def refresh_log_filters() -> None:
     with _lock:
         for name in (*LIBRARY_LOGGERS, ""):
             for existing in logging.getLogger(name).handlers:
-                if not isinstance(existing, _RouteHandler) and _thread_filter not in existing.filters:
+                if (
+                    not isinstance(existing, _RouteHandler)
+                    and _thread_filter not in existing.filters
+                ):
                     existing.addFilter(_thread_filter)
 
 

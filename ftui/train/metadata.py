@@ -91,7 +91,9 @@ def _pid() -> int:
     return os.getpid()
 
 
-def final_metrics(epochs: list[dict[str, Any]], train_metrics: dict[str, Any] | None) -> dict[str, Any]:
+def final_metrics(
+    epochs: list[dict[str, Any]], train_metrics: dict[str, Any] | None
+) -> dict[str, Any]:
     """`metrics` from the per-epoch records (and the Trainer's own `train_runtime`)."""
     train = [(e["epoch"], e["train_loss"]) for e in epochs if e.get("train_loss") is not None]
     evals = [(e["epoch"], e["eval_loss"]) for e in epochs if e.get("eval_loss") is not None]

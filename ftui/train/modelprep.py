@@ -136,17 +136,17 @@ def resolve_targets(model: Any, asked: list[str] | None) -> tuple[list[str], boo
 def wrap_fresh(model: Any, spec: RunSpec, targets: list[str], fan_in_fan_out: bool) -> Any:
     from peft import LoraConfig, get_peft_model
 
-    config = LoraConfig(
-        r=spec.r,
-        lora_alpha=spec.alpha,
-        lora_dropout=spec.dropout,
-        target_modules=targets,
-        fan_in_fan_out=fan_in_fan_out,
-        bias=spec.bias,
-        use_rslora=spec.use_rslora,
-        task_type="CAUSAL_LM",
-    )
-    return get_peft_model(model, config)
+    settings: dict[str, Any] = {
+        "r": spec.r,
+        "lora_alpha": spec.alpha,  # peft annotates int; a float alpha works and is kept
+        "lora_dropout": spec.dropout,
+        "target_modules": targets,
+        "fan_in_fan_out": fan_in_fan_out,
+        "bias": spec.bias,
+        "use_rslora": spec.use_rslora,
+        "task_type": "CAUSAL_LM",
+    }
+    return get_peft_model(model, LoraConfig(**settings))
 
 
 def parent_folder(root: Path, version_id: str) -> Path:
@@ -175,7 +175,7 @@ def wrap_continued(model: Any, spec: RunSpec, adapter_dir: Path) -> Any:
     from peft import PeftModel
 
     peft_model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=True)
-    loaded = peft_model.peft_config["default"]
+    loaded: Any = peft_model.peft_config["default"]
     for name, have, want in (
         ("r", loaded.r, spec.r),
         ("alpha", loaded.lora_alpha, spec.alpha),

@@ -23,7 +23,9 @@ _CHECKPOINT = re.compile(r"^(?:checkpoint-)?(\d+)$")
 
 
 def _checkpoints(folder: Path) -> list[str]:
-    found = [p.name for p in folder.glob("checkpoint-*") if p.is_dir() and _CHECKPOINT.match(p.name)]
+    found = [
+        p.name for p in folder.glob("checkpoint-*") if p.is_dir() and _CHECKPOINT.match(p.name)
+    ]
     return sorted(found, key=lambda name: int(name.rsplit("-", 1)[1]))
 
 
@@ -36,7 +38,9 @@ def _version_folder(root: Path, version_id: str) -> Path | None:
     return None
 
 
-def normalize_checkpoint(folder: Path | None, checkpoint: str | None, version_id: str) -> str | None:
+def normalize_checkpoint(
+    folder: Path | None, checkpoint: str | None, version_id: str
+) -> str | None:
     """`"66"` or `"checkpoint-66"` -> `"checkpoint-66"`, checked against the folder."""
     if checkpoint is None or not str(checkpoint).strip():
         return None
@@ -94,7 +98,9 @@ def _legacy_spec(root: Path, record: Mapping[str, Any], adapter: Mapping[str, An
 def _check_continuable(spec: RunSpec, adapter: Mapping[str, Any], where: str) -> None:
     for name, key in (("r", "r"), ("alpha", "lora_alpha"), ("dropout", "lora_dropout")):
         have = adapter.get(key)
-        if isinstance(have, int | float) and not math.isclose(float(have), float(getattr(spec, name))):
+        if isinstance(have, int | float) and not math.isclose(
+            float(have), float(getattr(spec, name))
+        ):
             raise SpecError(
                 f"--continue keeps the parent's adapter ({key}={have:g} in {where}); "
                 f"{name}={getattr(spec, name):g} needs a fresh retrain (drop --continue)"

@@ -6,6 +6,7 @@ written first once the folder is claimed, so the log file tells the whole story.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from collections.abc import Callable
@@ -67,8 +68,6 @@ class EventSink:
     def close(self) -> None:
         with self._lock:
             if self._handle is not None:
-                try:
+                with contextlib.suppress(OSError):
                     self._handle.close()
-                except OSError:
-                    pass
                 self._handle = None

@@ -317,20 +317,25 @@ class RunSpec:
         if not 0 <= self.eval_split < 1:
             raise SpecError(f"eval_split must be in [0, 1), got {self.eval_split!r}")
         if self.learning_rate >= 1:
-            raise SpecError(f"learning_rate {self.learning_rate:g} is far too large (use e.g. 2e-4)")
+            raise SpecError(
+                f"learning_rate {self.learning_rate:g} is far too large (use e.g. 2e-4)"
+            )
         if self.max_length < 8:
             raise SpecError(f"max_length must be at least 8 tokens, got {self.max_length!r}")
         if self.seed < 0 or self.logging_steps < 0:
             raise SpecError("seed and logging_steps must not be negative")
         if self.target_modules is not None and (
-            not self.target_modules or not all(isinstance(m, str) and m for m in self.target_modules)
+            not self.target_modules
+            or not all(isinstance(m, str) and m for m in self.target_modules)
         ):
             raise SpecError(f"target_modules must be module names, got {self.target_modules!r}")
 
     def _check_choices(self) -> None:
         for name, allowed in (("precision", PRECISIONS), ("device", DEVICES), ("bias", BIASES)):
             if getattr(self, name) not in allowed:
-                raise SpecError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+                raise SpecError(
+                    f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}"
+                )
         if self.device == "cpu" and self.precision == "fp16":
             raise SpecError("precision fp16 needs a CUDA device; use fp32 (or auto) on the CPU")
         if not self.text_field.strip():

@@ -83,8 +83,15 @@ def trained(tmp_path_factory: pytest.TempPathFactory, small_data: tuple[Path, Pa
     root = tmp_path_factory.mktemp("shared") / "versions"
     train, evals = small_data
     spec = RunSpec.defaults(root).with_overrides(
-        {"data": str(train), "eval_data": str(evals), "r": "4", "alpha": "8", "epochs": "2",
-         "lr": "1e-3", "max_length": "64"}  # fmt: skip
+        {
+            "data": str(train),
+            "eval_data": str(evals),
+            "r": "4",
+            "alpha": "8",
+            "epochs": "2",
+            "lr": "1e-3",
+            "max_length": "64",
+        }  # fmt: skip
     )
     events: list[Event] = []
     result = run_training(spec, events.append)

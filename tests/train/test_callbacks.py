@@ -41,10 +41,19 @@ def test_epoch_records_average_the_epochs_train_losses() -> None:
     monitor.saved(4, 2.0)
     assert recorded[-1] == [
         {"epoch": 1, "step": 2, "checkpoint": "checkpoint-2", "train_loss": 3.0, "eval_loss": 3.5},
-        {"epoch": 2, "step": 4, "checkpoint": "checkpoint-4", "train_loss": None, "eval_loss": None},
+        {
+            "epoch": 2,
+            "step": 4,
+            "checkpoint": "checkpoint-4",
+            "train_loss": None,
+            "eval_loss": None,
+        },
     ]
     assert len([e for e in seen if isinstance(e, LossPoint)]) == 3
-    assert [e.checkpoint for e in seen if isinstance(e, EpochSaved)] == ["checkpoint-2", "checkpoint-4"]
+    assert [e.checkpoint for e in seen if isinstance(e, EpochSaved)] == [
+        "checkpoint-2",
+        "checkpoint-4",
+    ]
 
 
 def test_sink_writes_early_events_once_the_folder_exists(tmp_path: Path) -> None:

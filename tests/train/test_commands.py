@@ -86,8 +86,12 @@ def test_retrain_errors_exit_2(trained: TrainedRun, capsys: pytest.CaptureFixtur
     assert "no version v_nope" in capsys.readouterr().err
     args = parse("retrain", [trained.result.version_id, "--root", root, "--from-checkpoint", "999"])
     assert commands.run_retrain_command(args) == 2
-    assert "has no checkpoint-999 (available: checkpoint-6, checkpoint-12" in capsys.readouterr().err
-    args = parse("retrain", [trained.result.version_id, "--root", root, "--continue", "--set", "r=16"])
+    assert (
+        "has no checkpoint-999 (available: checkpoint-6, checkpoint-12" in capsys.readouterr().err
+    )
+    args = parse(
+        "retrain", [trained.result.version_id, "--root", root, "--continue", "--set", "r=16"]
+    )
     assert commands.run_retrain_command(args) == 2
 
 

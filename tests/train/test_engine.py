@@ -60,13 +60,15 @@ def test_completed_version_has_checkpoints_history_and_metadata(trained: Trained
         assert (folder / name / "adapter_model.safetensors").is_file()
 
     meta = metadata(root, result.version_id)
-    assert FORMAT_KEYS <= set(meta)
+    assert set(meta) >= FORMAT_KEYS
     assert meta["status"] == "completed" and meta["error"] is None and meta["parent"] is None
     assert meta["model_name"] == "ftui:tiny-gpt2" and meta["num_samples"] == 48
     assert meta["lora_config"] == {"r": 4, "lora_alpha": 8.0, "lora_dropout": 0.05,
                                    "target_modules": ["c_attn"], "use_rslora": False,
                                    "bias": "none"}  # fmt: skip
-    assert meta["data"]["fingerprint"].startswith("sha256:") and meta["data"]["num_eval_samples"] == 8
+    assert (
+        meta["data"]["fingerprint"].startswith("sha256:") and meta["data"]["num_eval_samples"] == 8
+    )
     assert [e["checkpoint"] for e in meta["epochs"]] == ["checkpoint-6", "checkpoint-12"]
     assert all(e["train_loss"] > 0 and e["eval_loss"] > 0 for e in meta["epochs"])
     metrics = meta["metrics"]
@@ -95,6 +97,7 @@ def test_events_reach_the_callback_and_the_log_file(trained: TrainedRun) -> None
     assert [type(e) for e in on_disk] == kinds  # the file tells the same story
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_adapter_loads_back_with_peft(trained: TrainedRun) -> None:
     import torch
     from peft import PeftModel
@@ -126,7 +129,9 @@ def test_local_base_path_is_recorded_and_auto_model_loads(
 
 def test_retrain_with_rank_16_records_parent(trained: TrainedRun) -> None:
     parent = trained.result.version_id
-    spec = spec_for_retrain(trained.root, parent, checkpoint="6", overrides={"r": "16", "epochs": "1"})
+    spec = spec_for_retrain(
+        trained.root, parent, checkpoint="6", overrides={"r": "16", "epochs": "1"}
+    )
     child = run_training(spec)
     assert child.status == "completed", child.error
     meta = metadata(trained.root, child.version_id)
@@ -141,7 +146,8 @@ def test_continue_starts_from_the_parents_weights(trained: TrainedRun) -> None:
 
     parent = trained.result.version_id
     spec = spec_for_retrain(trained.root, parent, checkpoint="checkpoint-12",
-                            overrides={"epochs": "1", "lr": "1e-9"}, continue_training=True)  # fmt: skip
+                            overrides={"epochs": "1", "lr": "1e-9"},
+                            continue_training=True)  # fmt: skip
     child = run_training(spec)
     assert child.status == "completed", child.error
     assert metadata(trained.root, child.version_id)["parent"]["mode"] == "continue"

@@ -26,8 +26,15 @@ def test_defaults_use_the_builtin_model_and_demo_data(tmp_path: Path) -> None:
 
 def test_overrides_parse_strings_and_aliases(tmp_path: Path) -> None:
     spec = RunSpec.defaults(tmp_path).with_overrides(
-        {"r": "16", "lr": "1e-4", "epochs": "3", "lora_alpha": "32", "targets": "c_attn, c_proj",
-         "continue_from_parent": "no", "eval_data": "none"}  # fmt: skip
+        {
+            "r": "16",
+            "lr": "1e-4",
+            "epochs": "3",
+            "lora_alpha": "32",
+            "targets": "c_attn, c_proj",
+            "continue_from_parent": "no",
+            "eval_data": "none",
+        }  # fmt: skip
     )
     assert spec.r == 16 and spec.learning_rate == 1e-4 and spec.epochs == 3.0
     assert spec.alpha == 32.0 and spec.target_modules == ["c_attn", "c_proj"]
@@ -55,7 +62,7 @@ def test_new_training_data_drops_the_demo_eval_set(tmp_path: Path) -> None:
     assert RunSpec.defaults(tmp_path).with_overrides({"data": str(data)}).eval_data is None
 
 
-@given(st.integers(min_value=-10**6, max_value=10**6))
+@given(st.integers(min_value=-(10**6), max_value=10**6))
 def test_integer_fields_round_trip_through_strings(value: int) -> None:
     assert RunSpec().with_overrides({"r": str(value), "seed": f" {value} "}).r == value
 
@@ -107,11 +114,13 @@ def _invalid(spec: RunSpec, message: str) -> None:
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [({"r": "0"}, "r must be a positive integer"), ({"alpha": "-1"}, "alpha must be a positive number"),
+    [({"r": "0"}, "r must be a positive integer"),
+     ({"alpha": "-1"}, "alpha must be a positive number"),
      ({"epochs": "0"}, "epochs must be a positive number"),
      ({"learning_rate": "0"}, "learning_rate must be a positive number"),
      ({"dropout": "1.5"}, "dropout"), ({"batch_size": "0"}, "batch_size"),
-     ({"precision": "fp8"}, "precision must be one of"), ({"device": "tpu"}, "device must be one of"),
+     ({"precision": "fp8"}, "precision must be one of"),
+     ({"device": "tpu"}, "device must be one of"),
      ({"device": "cpu", "precision": "fp16"}, "fp16 needs a CUDA device"),
      ({"base_model": "/no/such/model"}, "base model not found: /no/such/model"),
      ({"base_model": "ftui:nope"}, "no such built-in model"),
