@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from .events import Cancelled, EpochSaved, Event, Failed, Finished, LogLine, Progress, Started
+from .hf_env import distributed_rank
 from .spec import RunSpec, SpecError
 
 EXIT_COMPLETED, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -166,7 +167,7 @@ def run_spec(spec: RunSpec, quiet: bool = False, run: Callable[..., Any] | None 
     printer = _Printer(quiet)
     with _ctrl_c_stops(stop, sys.stderr):
         result = run(spec, on_event=printer, stop=stop)
-    if result.version_id:
+    if result.version_id and distributed_rank()[0] == 0:  # under torchrun: once, not per rank
         print(result.version_id, flush=True)
     return {"completed": EXIT_COMPLETED, "cancelled": EXIT_CANCELLED}.get(
         result.status, EXIT_FAILED

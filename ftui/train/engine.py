@@ -240,7 +240,7 @@ class _Run:
                     path.rmdir()  # nothing was written into it: leave no half version
                 raise
         if self.world > 1:
-            version_id = _share_with_all_ranks(version_id)
+            version_id = _share_with_all_ranks(version_id, prepared.hardware.device == "cpu")
         assert version_id is not None
         path = root / version_id
         self.version_id, self.path = version_id, path
@@ -350,13 +350,15 @@ def _build_trainer(prepared: _Prepared, callback: Any) -> Any:
     return trainer
 
 
-def _share_with_all_ranks(version_id: str | None) -> str:
+def _share_with_all_ranks(version_id: str | None, cpu: bool) -> str:
     """Under torchrun/accelerate: rank 0 claimed the version; every rank learns its id."""
+    import torch.distributed as dist
     from accelerate import PartialState
-    from accelerate.utils import broadcast_object_list
 
-    PartialState()  # initialises the process group if the launcher has not yet
-    shared = broadcast_object_list([version_id], from_process=0)
+    PartialState(cpu=cpu)  # initialises the process group (the Trainer reuses this state)
+    shared = [version_id]
+    if dist.is_available() and dist.is_initialized():
+        dist.broadcast_object_list(shared, src=0)
     if not shared[0]:
         raise WriteError("the main process could not claim a version")
     return str(shared[0])

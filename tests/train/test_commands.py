@@ -124,3 +124,30 @@ def test_ctrl_c_cancels_cooperatively(small_data: tuple[Path, Path], tmp_path: P
     meta = json.loads((root / f"metadata_{version_id}.json").read_text())
     assert meta["status"] == "cancelled"
     assert (root / version_id / "checkpoint-6").is_dir()
+
+
+def test_under_torchrun_only_the_main_process_writes(
+    small_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Two CPU processes (gloo): one version, one metadata file, one events log, one id."""
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists():
+        pytest.skip("torchrun is not installed beside this interpreter")
+    train, evals = small_data
+    root = tmp_path / "versions"
+    proc = subprocess.run(
+        [str(torchrun), "--nproc_per_node", "2", "-m", "ftui.train.commands", "train",
+         "--data", str(train), "--eval-data", str(evals), "--epochs", "1", "--max-length", "64",
+         "--root", str(root), "-q"],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    ids = proc.stdout.split()
+    assert len(ids) == 1
+    assert [p.name for p in root.glob("metadata_*.json")] == [f"metadata_{ids[0]}.json"]
+    meta = json.loads((root / f"metadata_{ids[0]}.json").read_text())
+    assert meta["status"] == "completed"
+    assert [e["checkpoint"] for e in meta["epochs"]] == ["checkpoint-3"]  # 48 / (8 x 2 ranks)
+    events = (root / ids[0] / "events.jsonl").read_text().splitlines()
+    assert sum('"kind": "started"' in line for line in events) == 1
