@@ -93,6 +93,8 @@ def main() -> None:
         for meta in root.glob("metadata_*.json"):
             version_id = meta.name[len("metadata_") : -len(".json")]
             relative_paths(root, version_id, str(root), out.name)
+        for log in [*root.rglob("events.jsonl"), *root.rglob("trainer_state.json")]:
+            log.write_text(log.read_text(encoding="utf-8").replace(str(root), out.name))
         for leftover in root.glob(".metadata_*.lock"):
             leftover.unlink()
         if out.exists():

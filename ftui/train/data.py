@@ -143,8 +143,11 @@ def read_source(value: str, text_field: str = "text", role: str = "dataset") -> 
 
 
 def is_hub_dataset(value: str) -> bool:
-    """A dataset reference that is not local but could be a Hub id."""
-    return not is_ref(value) and local_path(value) is None and looks_like_hub_id(value)
+    """A dataset reference that is not local but could be a Hub id (`train.jsonl` or
+    `data/train.txt` name missing files, not datasets on the Hub)."""
+    if is_ref(value) or Path(value).suffix.lower() in SUFFIXES:
+        return False
+    return local_path(value) is None and looks_like_hub_id(value)
 
 
 def split_eval(texts: list[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:

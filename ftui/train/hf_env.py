@@ -51,16 +51,40 @@ def hf_imported() -> bool:
     return any(name in sys.modules for name in HF_MODULES[1:])
 
 
+_offline_set_by_us = False
+
+
 def configure_environment(offline: bool) -> None:
     """Set the switches (respecting the user's values) before the first HF import.
 
     `offline` is asked for when the model and data are local: then nothing needs the
-    network and `HF_HUB_OFFLINE=1` stops every lookup (and the telemetry thread).
+    network and `HF_HUB_OFFLINE=1` stops every lookup (and the telemetry thread). A later
+    run in the same process that needs the Hub undoes that switch (only ours, never one
+    the user set); the libraries read it once at import, so their constant is set too.
     """
+    global _offline_set_by_us
     for name, value in ALWAYS.items():
         os.environ.setdefault(name, value)
-    if offline and not hf_imported():
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    user_set = not _offline_set_by_us and (
+        "HF_HUB_OFFLINE" in os.environ or "TRANSFORMERS_OFFLINE" in os.environ
+    )
+    if user_set:
+        return
+    if offline and not _offline_set_by_us:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        _offline_set_by_us = True
+        _set_library_offline(True)
+    elif not offline and _offline_set_by_us:
+        os.environ.pop("HF_HUB_OFFLINE", None)
+        _offline_set_by_us = False
+        _set_library_offline(False)
+
+
+def _set_library_offline(value: bool) -> None:
+    for module_name in ("huggingface_hub.constants", "datasets.config"):
+        module = sys.modules.get(module_name)
+        if module is not None and hasattr(module, "HF_HUB_OFFLINE"):
+            module.HF_HUB_OFFLINE = value
 
 
 def quiet_libraries() -> None:

@@ -287,3 +287,36 @@ def test_a_failing_listener_does_not_kill_the_run(make_spec: Callable[..., RunSp
         raise ValueError("listener bug")
 
     assert run_training(make_spec(epochs="0.5"), broken).status == "completed"
+
+
+def test_disk_full_while_saving_marks_the_version_failed(
+    make_spec: Callable[..., RunSpec], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import transformers
+
+    def full(self: object, output_dir: str | None = None, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", output_dir)
+
+    monkeypatch.setattr(transformers.Trainer, "save_model", full)
+    spec = make_spec(epochs="0.5")
+    result = run_training(spec)
+    assert result.status == "failed" and result.error.startswith("disk full while writing ")
+    assert metadata(Path(spec.root), result.version_id)["status"] == "failed"
+
+
+def test_heartbeat_refreshes_the_metadata(tmp_path: Path) -> None:
+    import time
+
+    from ftui.store.writer import create_metadata
+    from ftui.train.metadata import Heartbeat
+
+    create_metadata(tmp_path, "v_1", {"run": {"heartbeat_at": "old"}})
+    beat = Heartbeat(metadata_path(tmp_path, "v_1"), interval=0.05)
+    beat.start()
+    deadline = time.monotonic() + 5
+    while metadata(tmp_path, "v_1")["run"]["heartbeat_at"] == "old" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    beat.stop()
+    assert metadata(tmp_path, "v_1")["run"]["heartbeat_at"] != "old"

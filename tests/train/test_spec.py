@@ -172,3 +172,8 @@ def test_hub_ids_pass_validation_and_paths_are_made_absolute(
     spec = RunSpec.defaults("versions").with_overrides({"data": "d.jsonl"}).normalized()
     assert spec.data == str(data) and spec.root == str(tmp_path / "versions")
     assert spec.base_model == BUILTIN_MODEL  # references stay references
+
+
+def test_missing_relative_data_file_is_not_taken_for_a_hub_dataset(tmp_path: Path) -> None:
+    _invalid(RunSpec.defaults(tmp_path).with_overrides({"data": "data/train.jsonl"}),
+             "dataset not found: data/train.jsonl")  # fmt: skip
