@@ -84,7 +84,7 @@ def _set_library_offline(value: bool) -> None:
     for module_name in ("huggingface_hub.constants", "datasets.config"):
         module = sys.modules.get(module_name)
         if module is not None and hasattr(module, "HF_HUB_OFFLINE"):
-            module.HF_HUB_OFFLINE = value
+            setattr(module, "HF_HUB_OFFLINE", value)  # noqa: B010 - a module found at run time
 
 
 def quiet_libraries() -> None:
