@@ -81,6 +81,7 @@ class BrowserScreen(Screen[None]):
         # losses read from histories, kept across rescans (only metrics, never metadata)
         self.filled: dict[tuple[str, str, int], Metrics] = {}
         self.shown_count = 0
+        self.early_key: Key | None = None
 
     # ---------------------------------------------------------------- layout
 
@@ -157,6 +158,14 @@ class BrowserScreen(Screen[None]):
         self.scan_error = message.error
         versions = [self._with_filled(v) for v in message.versions]
         self.set_versions(versions)
+        tree = self.version_tree
+        key = tree.selection.key if tree.selection else None
+        if not message.complete:
+            self.early_key = key  # where the cursor landed on its own, before all was read
+        elif self.early_key is not None:
+            if key == self.early_key and self.pending_select is None:
+                tree.select_first()  # the user did not move: start at the top of the full list
+            self.early_key = None
         if message.complete and message.error is None:
             missing = [v for v in versions if v.final_loss is None]
             if missing:

@@ -58,7 +58,7 @@ class TrainFormScreen(Screen[RunSpec | None]):
         yield Static(id="form-hint")
         values = self.spec.to_dict()
         with VerticalScroll(id="form-fields"):
-            for name, label, _kind in self.fields:
+            for name, _label, _kind in self.fields:
                 with Horizontal(classes="form-row", id=f"row-{name}"):
                     yield Static(Text(name), classes="form-label")
                     yield Input(field_text(values.get(name)), id=f"field-{name}", compact=True)
@@ -122,9 +122,9 @@ class TrainFormScreen(Screen[RunSpec | None]):
             spec = self.build()
             spec.validate()
         except SpecError as exc:
-            self.query_one("#form-error", Static).update(
-                Text(safe_text(str(exc)), style="bold red")
-            )
+            error = self.query_one("#form-error", Static)
+            error.update(Text(safe_text(str(exc)), style="bold red"))
+            error.display = True
             return
         self.dismiss(spec)
 

@@ -104,6 +104,10 @@ class VersionTree(Tree[Selection]):
         self.move_cursor(node)
         return True
 
+    def select_first(self) -> None:
+        if self.root.children:
+            self.move_cursor(self.root.children[0])
+
     @property
     def selection(self) -> Selection | None:
         node = self.cursor_node

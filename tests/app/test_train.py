@@ -1,0 +1,226 @@
+"""Pilot tests of training from the app, on the built-in tiny offline model (CPU, seconds)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from app_helpers import V3, notifications, settle, text
+from textual.widgets import Input
+
+from ftui.app.main import FtuiApp
+from ftui.app.screens.browser import BrowserScreen
+from ftui.app.screens.run import RunScreen
+from ftui.app.screens.train_form import TrainFormScreen
+from ftui.app.widgets.loss_plot import LossPlot
+from ftui.train.events import (
+    EVENTS_FILE,
+    EpochSaved,
+    Finished,
+    LogLine,
+    LossPoint,
+    Progress,
+    Started,
+    event_to_json,
+)
+
+RUN_TIMEOUT_S = 120
+
+
+def small_data(folder: Path, count: int = 16) -> Path:
+    path = folder / "small.jsonl"
+    lines = [
+        json.dumps({"text": f"Question {i}? Answer number {i} is short."}) for i in range(count)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def metadata(root: Path, version_id: str) -> dict[str, object]:
+    return json.loads((root / f"metadata_{version_id}.json").read_text())
+
+
+async def wait_run(app: FtuiApp, pilot: object, done: bool = True) -> None:
+    """Until the current run has ended (or, with done=False, has made progress)."""
+    for _ in range(RUN_TIMEOUT_S * 20):
+        state = app.run_state
+        if state is not None and (not state.active if done else state.active and state.step > 0):
+            break
+        await pilot.pause(0.05)  # type: ignore[attr-defined]
+    if done:  # (settling waits for every worker, the training one included)
+        await settle(pilot)  # type: ignore[arg-type]
+
+
+async def fill(pilot: object, app: FtuiApp, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        app.screen.query_one(f"#field-{name}", Input).value = value
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+async def test_new_run_from_form(runs: Path) -> None:
+    data = small_data(runs.parent)
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        assert isinstance(app.screen, TrainFormScreen)
+        assert app.screen.query_one("#field-base_model", Input).value == "ftui:tiny-gpt2"
+        await fill(pilot, app, {"data": str(data), "epochs": "1", "batch_size": "4"})
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, RunScreen)
+        await wait_run(app, pilot)
+        state = app.run_state
+        assert state is not None and state.status == "completed", state
+        version_id = state.version_id
+        assert version_id is not None
+        # what landed on disk
+        record = metadata(runs, version_id)
+        assert record["status"] == "completed"
+        assert (runs / version_id / "adapter_model.safetensors").is_file()
+        assert (runs / version_id / "checkpoint-4").is_dir()
+        # what the run view showed: log, progress, plot
+        screen = text(app)
+        assert "completed" in screen and "step 4/4" in screen
+        plot = app.screen.query_one(LossPlot)
+        assert plot.point_count >= 2 and plot.epoch_steps == [4]
+        # the tree selects the new version
+        assert app.browser.version_tree.selection is not None
+        assert app.browser.version_tree.selection.key == (version_id, None)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, BrowserScreen)
+        assert version_id in text(app)
+
+
+async def test_form_rejects_bad_settings(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        await fill(pilot, app, {"r": "zero", "data": str(runs / "nope.jsonl")})
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, TrainFormScreen)
+        assert "r: expected an integer" in text(app)
+        await pilot.press("escape")
+        assert isinstance(app.screen, BrowserScreen)
+        assert app.run_state is None
+
+
+async def test_retrain_one_key_and_cancel(runs: Path) -> None:
+    """`r` on a version retrains it with its settings; escape cancels cooperatively."""
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        app.browser.version_tree.select_key((V3, None))  # r=16 on ftui:tiny-gpt2, 1 epoch
+        await pilot.press("r")
+        await wait_run(app, pilot)
+        state = app.run_state
+        assert state is not None and state.status == "completed", state
+        child = state.version_id
+        assert child is not None
+        record = metadata(runs, child)
+        assert record["parent"] == {"version_id": V3, "checkpoint": None, "mode": "fresh"}
+        assert record["lora_config"]["r"] == 16  # type: ignore[index]
+        await pilot.press("escape")
+        await settle(pilot)
+        # now a longer run of the same, cancelled once it makes progress
+        app.browser.version_tree.select_key((child, None))
+        await pilot.press("R")
+        await settle(pilot)
+        await fill(pilot, app, {"epochs": "50"})
+        await pilot.press("ctrl+s")
+        await wait_run(app, pilot, done=False)
+        await pilot.press("escape")
+        await wait_run(app, pilot)
+        state = app.run_state
+        assert state is not None and state.status == "cancelled", state
+        assert state.version_id is not None
+        assert metadata(runs, state.version_id)["status"] == "cancelled"
+        assert any("cancelled" in n for n in notifications(app))
+
+
+async def test_retrain_with_form_shows_differences(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        app.browser.version_tree.select_key((V3, None))
+        await pilot.press("R")
+        await settle(pilot)
+        assert isinstance(app.screen, TrainFormScreen)
+        assert "nothing yet (same settings)" in text(app)
+        assert app.screen.query_one("#field-r", Input).value == "16"
+        await fill(pilot, app, {"r": "4", "alpha": "8", "data": str(small_data(runs.parent))})
+        screen = text(app)
+        assert "r 16 → 4" in screen and "alpha 32 → 8" in screen
+        assert app.screen.query_one("#row-r").has_class("changed")
+        assert not app.screen.query_one("#row-seed").has_class("changed")
+        await pilot.press("ctrl+s")
+        await wait_run(app, pilot)
+        state = app.run_state
+        assert state is not None and state.status == "completed", state
+        assert state.version_id is not None
+        record = metadata(runs, state.version_id)
+        assert record["lora_config"]["r"] == 4  # type: ignore[index]
+        assert record["parent"]["version_id"] == V3  # type: ignore[index]
+
+
+async def test_failure_is_shown_not_crashed(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        # a model folder that passes the form's checks but cannot be loaded: the engine fails
+        model = runs.parent / "broken-model"
+        model.mkdir()
+        (model / "config.json").write_text('{"model_type": "no-such-architecture"}')
+        await fill(pilot, app, {"base_model": str(model), "epochs": "1"})
+        await pilot.press("ctrl+s")
+        await wait_run(app, pilot)
+        state = app.run_state
+        assert state is not None and state.status == "failed"
+        assert state.error
+        assert "failed" in text(app)
+        assert any("failed" in n for n in notifications(app))
+        assert app.is_running
+
+
+async def test_follow_a_run_started_elsewhere(runs: Path) -> None:
+    """A running version's events.jsonl is followed live, as if we ran it."""
+    version_id = "v_20260309_090000"
+    folder = runs / version_id
+    folder.mkdir()
+    (runs / f"metadata_{version_id}.json").write_text(json.dumps({
+        "schema_version": 1, "version_id": version_id, "status": "running",
+        "timestamp": "2026-03-09T09:00:00", "model_name": "ftui:tiny-gpt2",
+        "run": {"pid": 1, "host": "another-box", "heartbeat_at": "2999-01-01T00:00:00"},
+    }))  # fmt: skip
+    log = folder / EVENTS_FILE
+
+    def append(*events: object) -> None:
+        with open(log, "a") as handle:
+            for event in events:
+                handle.write(event_to_json(event) + "\n")  # type: ignore[arg-type]
+
+    append(Started(version_id, str(folder)), LogLine("hello from [bold]tmux[/bold]"))
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        app.browser.version_tree.select_key((version_id, None))
+        await pilot.press("w")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, RunScreen)
+        assert "hello from [bold]tmux[/bold]" in text(app)
+        append(Progress(1, 4, 0.25, 3.0), LossPoint(1, 2.5), LossPoint(2, 2.0))
+        await pilot.pause(0.6)
+        assert "step 1/4" in text(app)
+        assert app.screen.query_one(LossPlot).point_count == 2
+        append(EpochSaved(1.0, 4, "checkpoint-4"), Finished(version_id, {}))
+        await pilot.pause(0.6)
+        await settle(pilot)
+        assert app.run_state is not None and app.run_state.status == "completed"
+        assert "completed" in text(app)
