@@ -61,7 +61,9 @@ def run_training(
     run = _Run(spec, on_event, stop)
     try:
         return run.execute()
-    except (Exception, KeyboardInterrupt) as exc:  # last line of defence
+    except KeyboardInterrupt:  # Ctrl+C with no handler installed: a cancel, not a crash
+        return run.cancelled(None, run.monitor.last_step if run.monitor else None)
+    except Exception as exc:  # last line of defence
         return run.fail(describe_error(exc))
     finally:
         run.close()
@@ -177,8 +179,8 @@ class _Run:
                 prepared = self._prepare(spec)
             except (SpecError, DataError) as exc:
                 return self.fail(str(exc))
-            except Exception as exc:  # noqa: BLE001 - a corrupt model folder, a bad config...
-                return self.fail(describe_error(exc, spec.base_model))
+            except Exception as exc:  # noqa: BLE001 - a bad adapter, a library error...
+                return self.fail(describe_error(exc))
             if self.stop is not None and self.stop.is_set():
                 return self.cancelled(None, None)
             try:
@@ -198,8 +200,11 @@ class _Run:
         examples = load_examples(
             spec.data, spec.eval_data, spec.eval_split, spec.text_field, spec.seed, load_hub_texts
         )
-        tokenizer = modelprep.load_tokenizer(spec.base_model)
-        model = modelprep.load_base_model(spec.base_model, hardware)
+        try:
+            tokenizer = modelprep.load_tokenizer(spec.base_model)
+            model = modelprep.load_base_model(spec.base_model, hardware)
+        except Exception as exc:  # noqa: BLE001 - a corrupt folder, a bad config, no network
+            raise SpecError(describe_error(exc, spec.base_model)) from None
         hf_env.refresh_log_filters()
         positions = modelprep.max_positions(model)
         max_length = min(spec.max_length, positions) if positions else spec.max_length
@@ -208,6 +213,9 @@ class _Run:
                 f"max_length {spec.max_length} > the model's {positions} positions: "
                 f"using {positions}"
             )
+        from transformers import set_seed
+
+        set_seed(spec.seed)  # the LoRA matrices are initialised before the Trainer seeds
         if spec.continue_from_parent:
             adapter_dir = modelprep.parent_adapter_dir(spec)
             self.sink.log(f"continuing from the adapter in {adapter_dir}")

@@ -320,3 +320,13 @@ def test_heartbeat_refreshes_the_metadata(tmp_path: Path) -> None:
         time.sleep(0.02)
     beat.stop()
     assert metadata(tmp_path, "v_1")["run"]["heartbeat_at"] != "old"
+
+
+def test_same_spec_gives_the_same_adapter(make_spec: Callable[..., RunSpec]) -> None:
+    from safetensors.torch import load_file
+
+    spec = make_spec(epochs="0.5")
+    first, second = run_training(spec), run_training(spec)
+    a = load_file(str(first.path / "adapter_model.safetensors"))
+    b = load_file(str(second.path / "adapter_model.safetensors"))
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
