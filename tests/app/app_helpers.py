@@ -9,6 +9,7 @@ a plain Trainer folder, and untrusted text (markup and escape sequences) in meta
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -122,7 +123,8 @@ def make_runs(root: Path) -> Path:
     trainer = root / TRAINER
     write_version(root, TRAINER, r=8, alpha=16, seed=5, epochs=2, history_entries=20)
     (root / f"metadata_{TRAINER}.json").unlink()  # a plain Trainer folder: no metadata
-    del trainer
+    stamp = datetime(2026, 2, 1, 12, 0).timestamp()  # its time is its folder's mtime: pin it
+    os.utime(trainer, (stamp, stamp))
     return root
 
 

@@ -97,8 +97,8 @@ async def test_keys_move_and_expand(runs: Path) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         tree = app.browser.version_tree
-        assert tree.selection is not None and tree.selection.version.id == TRAINER
-        await pilot.press("j", "j", "j", "j")
+        assert tree.selection is not None and tree.selection.version.id == V4
+        await pilot.press("j", "j", "j")
         assert tree.selection is not None and tree.selection.key == (V2, None)
         await pilot.press("l", "j")
         assert tree.selection is not None and tree.selection.key == (V2, "checkpoint-10")
@@ -145,7 +145,7 @@ async def test_sort_cycles(runs: Path) -> None:
         def top() -> list[str]:
             return [n.data.version.id for n in tree.root.children if n.data]
 
-        assert top()[1:] == [V4, V3, V1]  # newest first (the Trainer folder is newest)
+        assert top() == [V4, V3, V1, TRAINER]  # newest first
         await pilot.press("s")
         await settle(pilot)
         assert "sort: final loss" in text(app)

@@ -1,0 +1,83 @@
+"""End to end: the real `ftui` command in a real pseudo-terminal (pexpect), 80×24.
+
+Browse to a version, open compare, go back, quit; the screen is read from the bytes the
+app writes (escape sequences stripped), as a terminal would receive them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+from app_helpers import make_runs
+
+ANSI = re.compile(
+    rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Za-z0-9]|\x1b[=>78]"
+)
+TIMEOUT_S = 30
+
+
+class Terminal:
+    """A pty running ftui; `wait_for` reads until some text has been drawn."""
+
+    def __init__(self, root: Path) -> None:
+        command = shutil.which("ftui", path=str(Path(sys.executable).parent)) or "ftui"
+        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
+        env.pop("NO_COLOR", None)
+        self.child = pexpect.spawn(
+            command, [str(root)], env=env, dimensions=(24, 80), timeout=TIMEOUT_S
+        )
+        self.raw = b""
+        self.seen = b""
+
+    def wait_for(self, text: str) -> None:
+        deadline = time.monotonic() + TIMEOUT_S
+        needle = text.encode()
+        start = len(self.seen)
+        while time.monotonic() < deadline:
+            try:
+                chunk = self.child.read_nonblocking(65536, timeout=0.2)
+            except pexpect.TIMEOUT:
+                chunk = b""
+            if chunk:
+                self.raw += chunk  # strip whole: a sequence may be split across reads
+                self.seen = ANSI.sub(b"", self.raw)
+            if needle in self.seen[max(0, start - len(needle)) :]:
+                return
+        tail = self.seen[-2000:].decode(errors="replace")
+        raise AssertionError(f"{text!r} never appeared on the screen; last output:\n{tail}")
+
+    def send(self, keys: str) -> None:
+        self.child.send(keys)
+
+    def close(self) -> None:
+        if self.child.isalive():
+            self.child.terminate(force=True)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
+def test_browse_compare_quit_in_a_real_terminal(tmp_path: Path) -> None:
+    root = make_runs(tmp_path / "runs")
+    terminal = Terminal(root)
+    try:
+        terminal.wait_for("5 versions")
+        terminal.wait_for("v_20260304_090000")  # the first row: selected, shown in details
+        terminal.send("jjj")  # down to v_20260302_090000, retrained from v_20260301_090000
+        terminal.wait_for("2026-03-02 09:00")  # its details
+        terminal.send("c")  # compare with its parent
+        terminal.wait_for("rank 4 → 8")
+        terminal.wait_for("shape differs")
+        terminal.send("\x1b")  # escape: back to the tree
+        terminal.wait_for("Filter")
+        terminal.send("q")
+        terminal.child.expect(pexpect.EOF, timeout=TIMEOUT_S)
+        terminal.child.close()
+        assert terminal.child.exitstatus == 0
+    finally:
+        terminal.close()
