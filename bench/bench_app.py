@@ -1,0 +1,241 @@
+"""Benchmarks of the app: first screen, compare of large adapters, import boundary.
+
+    python bench/bench_app.py [--n 10000] [--cache DIR] [--repeat 3]
+
+1. Launch to first screen showing the tree, in a real pty (the `ftui` command, 80x24),
+   for sample_runs/ and for N synthetic versions; also when the full list is shown.
+2. Open compare on two ~100 MB adapters: the app reads safetensors headers only. The
+   baseline, measured in the same run, is loading the tensors to get their shapes.
+3. The app never imports torch/transformers/peft/trl before a run: checked after a
+   headless pass over the folder, and the import time of the app module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ANSI = re.compile(
+    rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Za-z0-9]|\x1b[=>78]"
+)
+HF_STACK = ("torch", "transformers", "peft", "trl")
+
+
+def ftui_command() -> str:
+    return shutil.which("ftui", path=str(Path(sys.executable).parent)) or "ftui"
+
+
+def pty_times(root: Path, first: bytes, full: bytes, timeout: float = 120.0) -> tuple[float, float]:
+    """Seconds from spawning `ftui root` to `first` on screen, and to `full` on screen."""
+    import pexpect
+
+    env = {**os.environ, "TERM": "xterm-256color"}
+    started = time.perf_counter()
+    child = pexpect.spawn(
+        ftui_command(), [str(root)], env=env, dimensions=(24, 80), timeout=timeout
+    )
+    raw = b""
+    t_first = t_full = None
+    try:
+        while time.perf_counter() - started < timeout and (t_full is None or t_first is None):
+            try:
+                chunk = child.read_nonblocking(1 << 20, timeout=0.05)
+            except pexpect.TIMEOUT:
+                continue
+            raw += chunk
+            seen = ANSI.sub(b"", raw)
+            now = time.perf_counter() - started
+            if t_first is None and first in seen:
+                t_first = now
+            end = seen.rfind(full) + len(full)
+            if t_full is None and end >= len(full) and b"scanning" not in seen[end : end + 12]:
+                t_full = now
+        child.send("q")
+        child.expect(pexpect.EOF, timeout=30)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+    if t_first is None or t_full is None:
+        tail = ANSI.sub(b"", raw)[-1500:].decode(errors="replace")
+        raise RuntimeError(f"{root}: the tree never appeared; last output:\n{tail}")
+    return t_first, t_full
+
+
+def median_pty(root: Path, first: bytes, full: bytes, repeat: int) -> tuple[float, float]:
+    runs = [pty_times(root, first, full) for _ in range(repeat)]
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
+def python_startup() -> float:
+    """Baseline: a bare Python interpreter start and exit, in the same conditions."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.perf_counter() - started
+
+
+def make_synthetic(root: Path, n: int) -> Path:
+    from ftui.testing.synth import write_many
+
+    marker = root / f".complete-{n}"
+    if marker.exists():
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    print(f"writing {n} synthetic versions to {root} …", flush=True)
+    write_many(root, n)
+    marker.write_text("")
+    return root
+
+
+def make_big_pair(root: Path) -> tuple[Path, int]:
+    """Two versions with ~100 MB adapters (r=256 / 128 on 4096-wide layers)."""
+    from safetensors.numpy import save_file
+
+    from ftui.testing.synth import lora_tensors, write_version
+
+    if (root / ".complete").exists():
+        return root, sum(p.stat().st_size for p in root.rglob("adapter_model.safetensors"))
+    shutil.rmtree(root, ignore_errors=True)
+    for index, r in enumerate((256, 128)):
+        folder = write_version(root, f"v_2026010{index + 1}_000000", r=r, alpha=2 * r, seed=index)
+        tensors = lora_tensors(r, layers=4 if r == 256 else 8, hidden=4096, seed=index)
+        save_file(tensors, str(folder / "adapter_model.safetensors"))
+        config = (folder / "adapter_config.json").read_text().replace('"r": 8', f'"r": {r}')
+        (folder / "adapter_config.json").write_text(config)
+    (root / ".complete").write_text("")
+    return root, sum(p.stat().st_size for p in root.rglob("adapter_model.safetensors"))
+
+
+async def app_compare_time(root: Path) -> tuple[float, str]:
+    """Headless app: seconds from the compare action (`c` on a marked pair) until the
+    comparison is loaded and the whole screen has been drawn once."""
+    from ftui.app.main import FtuiApp
+    from ftui.app.screens.compare import CompareScreen
+    from ftui.app.textdump import screen_text
+
+    app = FtuiApp(root, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        browser = app.browser
+        while not browser.scan_complete:
+            await pilot.pause(0.01)
+        keys = [k for k in browser.version_tree.nodes_by_key if k[1] is None][:2]
+        browser.marked = keys
+        await pilot.pause(0.3)
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            browser.action_compare()
+            while not (isinstance(app.screen, CompareScreen) and app.screen.data is not None):
+                await asyncio.sleep(0.0005)
+            screen_text(app)
+            times.append(time.perf_counter() - started)
+            summary = app.screen.data.comparison.summary()
+            app.pop_screen()
+            await pilot.pause(0.05)
+        return statistics.median(times), summary
+
+
+def store_compare_time(root: Path, repeat: int = 20) -> float:
+    """Headers only: scan-free `read_adapter` of both files + the diff, median seconds."""
+    from ftui.store import compare, scan, side_for
+    from ftui.store.safetensors_header import read_adapter
+
+    a, b = scan(root)[:2]
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        read_adapter(a.path / "adapter_model.safetensors")
+        read_adapter(b.path / "adapter_model.safetensors")
+        compare(side_for(a), side_for(b))
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def tensor_load_time(root: Path) -> float:
+    """Baseline: what reading shapes by loading the tensors costs (safetensors.numpy)."""
+    from safetensors.numpy import load_file
+
+    started = time.perf_counter()
+    for path in sorted(root.rglob("adapter_model.safetensors")):
+        shapes = {k: v.shape for k, v in load_file(str(path)).items()}
+        assert shapes
+    return time.perf_counter() - started
+
+
+def import_check(root: Path) -> tuple[list[str], float]:
+    code = (
+        "import sys, time, pathlib\n"
+        "t = time.perf_counter()\n"
+        "import ftui.app.main\n"
+        "t = time.perf_counter() - t\n"
+        "from ftui.app.headless import run_headless_check\n"
+        f"problems = run_headless_check(pathlib.Path({str(root)!r}))\n"
+        f"print(t, [m for m in {HF_STACK!r} if m in sys.modules], problems)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    seconds, rest = out.stdout.strip().split(" ", 1)
+    loaded = eval(rest.split("] ", 1)[0] + "]")  # noqa: S307 - our own output
+    return loaded, float(seconds)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=10_000, help="synthetic versions (10000)")
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="keep generated folders here between runs"
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    cache = args.cache or Path(tempfile.mkdtemp(prefix="ftui-bench-"))
+    cache.mkdir(parents=True, exist_ok=True)
+
+    print("== first screen (real pty, 80x24, median of", args.repeat, "runs)")
+    baseline = statistics.median(python_startup() for _ in range(args.repeat))
+    print(f"baseline: bare python start+exit           {baseline * 1000:7.0f} ms")
+    samples = REPO / "sample_runs"
+    first, full = median_pty(samples, b"v_20", b"3 versions", args.repeat)
+    print(
+        f"sample_runs: tree on screen                {first * 1000:7.0f} ms"
+        f"  ({first / baseline:.1f}x python start)"
+    )
+    synth = make_synthetic(cache / f"synth{args.n}", args.n)
+    first, full = median_pty(synth, b"v_20", f"{args.n} versions".encode(), args.repeat)
+    print(
+        f"{args.n} versions: tree on screen         {first * 1000:7.0f} ms"
+        f"  ({first / baseline:.1f}x python start)  target < 1000 ms"
+    )
+    print(f"{args.n} versions: full list on screen    {full * 1000:7.0f} ms")
+
+    print("== compare of two large adapters")
+    big, size = make_big_pair(cache / "big")
+    print(f"adapters: {size / 2**20:.0f} MB in all")
+    headers = store_compare_time(big)
+    loading = tensor_load_time(big)
+    print(f"store: read both headers + diff            {headers * 1000:7.1f} ms  target < 50 ms")
+    print(
+        f"baseline: load the tensors for shapes      {loading * 1000:7.1f} ms"
+        f"  ({loading / headers:.0f}x slower)"
+    )
+    seconds, summary = asyncio.run(app_compare_time(big))
+    print(f"app: compare action to screen drawn        {seconds * 1000:7.1f} ms  ({summary})")
+
+    print("== import boundary")
+    loaded, seconds = import_check(samples)
+    print(f"import ftui.app.main                       {seconds * 1000:7.0f} ms")
+    print(f"HF stack loaded after a headless app pass: {loaded or 'none'}")
+    if args.cache is None:
+        shutil.rmtree(cache, ignore_errors=True)
+    return 1 if loaded else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
