@@ -67,7 +67,7 @@ def settings_table(comparison: Comparison, show_all: bool) -> RenderableType:
     if not rows:
         return Text("the recorded settings are the same", style="dim")
     table = Table(box=None, padding=(0, 1), header_style="bold", expand=True)
-    table.add_column("setting", overflow="fold", ratio=2)
+    table.add_column("setting", overflow="fold", ratio=4)
     table.add_column("A", overflow="fold", ratio=3)
     table.add_column("B", overflow="fold", ratio=3)
     for diff in rows:

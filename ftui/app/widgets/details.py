@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ftui.store import AdapterInfo, Version, human_size, safe_text
+from ftui.store import AdapterInfo, Status, Version, human_size, safe_text
 from ftui.store.compare import flatten
 
 from ..format import fmt_loss, fmt_time, fmt_value, plain, shape_text, status_text
@@ -104,6 +104,8 @@ def summary_rows(version: Version) -> list[tuple[str, Text | str]]:
     rows.append(("tags", plain(", ".join(version.tags)) if version.tags else "—"))
     notes = Text(safe_text(version.notes, keep_newlines=True)) if version.notes else Text("—")
     rows.append(("notes", notes))
+    if version.status is Status.RUNNING:
+        rows.append(("live", Text("running: press w to follow it live", style="bold yellow")))
     if version.error:
         rows.append(("error", Text(safe_text(version.error), style="bold red")))
     return rows
