@@ -11,8 +11,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ftui.store import (
+    Comparison,
     LossHistory,
     Version,
     compare,
@@ -26,6 +28,9 @@ from ftui.store.history import load_checkpoint_history, with_history_metrics
 from ftui.store.jsonio import ReadError
 
 from .messages import ComparisonData, DetailsData
+
+if TYPE_CHECKING:
+    from ftui.store.lora_math import UpdateStats
 from .selection import Selection
 
 FIRST_BATCH_S = 0.15  # show what has been read after this long, then the rest at the end
@@ -108,6 +113,14 @@ def load_comparison(a: Selection, b: Selection) -> ComparisonData:
     comparison = compare(side_for(a.version, a.checkpoint), side_for(b.version, b.checkpoint))
     seconds = time.perf_counter() - started
     return ComparisonData(comparison, history_of(a), history_of(b), seconds)
+
+
+def load_updates(comparison: Comparison) -> list[UpdateStats]:
+    """Update norms and cosines of both sides (reads tensor data: numpy, memory-mapped)."""
+    from ftui.store.lora_math import update_stats
+
+    a, b = comparison.a, comparison.b
+    return update_stats(a.adapter, a.adapter_config, b.adapter, b.adapter_config)
 
 
 def history_of(selection: Selection) -> LossHistory:

@@ -15,6 +15,7 @@ from textual.message import Message
 from ftui.store import Comparison, LossHistory, Version
 
 if TYPE_CHECKING:
+    from ftui.store.lora_math import UpdateStats
     from ftui.train.events import Event
 
     from .selection import Selection
@@ -71,6 +72,14 @@ class ComparisonData:
     history_a: LossHistory
     history_b: LossHistory
     seconds: float = 0.0
+
+
+class UpdatesLoaded(Message):
+    """Per-module update norms and cosines, read from the tensors after the shapes."""
+
+    def __init__(self, updates: list[UpdateStats]) -> None:
+        super().__init__()
+        self.updates = updates
 
 
 class ComparisonLoaded(Message):

@@ -17,8 +17,16 @@ from .model import AdapterInfo, Checkpoint, LoraModule, Version
 from .safetensors_header import read_adapter
 from .scan import ADAPTER_CONFIG, ADAPTER_WEIGHTS
 
-# Keys that differ between any two runs and say nothing about how they differ.
-VOLATILE_KEYS = frozenset({"version_id", "timestamp", "run", "error", "epochs", "log_history"})
+# Metadata that is not a setting: identity, bookkeeping, results and labels. Results are
+# compared through the loss curves and `metric_pairs`, not as settings.
+NOT_SETTINGS = frozenset({
+    "version_id", "timestamp", "run", "error", "epochs", "log_history", "loss_history",
+    "metrics", "status", "tags", "notes", "schema_version",
+})  # fmt: skip
+# Paths that name the run itself (they differ for any two runs).
+RUN_PATHS = frozenset({"output_dir", "logging_dir", "run_name"})
+# adapter_config keys the metadata already records (lora_config / spec / model_name).
+RECORDED_ADAPTER_KEYS = frozenset({"r", "lora_alpha", "lora_dropout", "base_model_name_or_path"})
 
 
 class ModuleStatus(enum.StrEnum):
@@ -102,11 +110,38 @@ def diff_mappings(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[SettingDi
 
 
 def settings_of(side: Side) -> dict[str, Any]:
-    """What is compared: the metadata (less volatile keys) and adapter_config.json."""
-    meta = {k: v for k, v in side.version.metadata.items() if k not in VOLATILE_KEYS}
-    if not meta:  # a Trainer folder: describe it from what was read
+    """The settings a run was made with, each recorded once.
+
+    ftui metadata keeps the full `spec`, from which `lora_config` and `training_args`
+    were derived: only the spec is compared. LoRA keys the metadata records are dropped
+    from adapter_config.json; what only the adapter knows (resolved target modules,
+    fan_in_fan_out, task type…) stays.
+    """
+    meta = {k: v for k, v in side.version.metadata.items() if k not in NOT_SETTINGS}
+    if isinstance(meta.get("spec"), Mapping):
+        meta.pop("lora_config", None)
+        meta.pop("training_args", None)
+    if isinstance(meta.get("training_args"), Mapping):
+        meta["training_args"] = {
+            k: v for k, v in meta["training_args"].items() if k not in RUN_PATHS
+        }
+    adapter = dict(side.adapter_config)
+    if meta:
+        adapter = {k: v for k, v in adapter.items() if k not in RECORDED_ADAPTER_KEYS}
+    else:  # a Trainer folder: describe it from what was read
         meta = {"model_name": side.version.base_model}
-    return {**meta, "adapter_config": dict(side.adapter_config)}
+    return {**meta, "adapter_config": adapter}
+
+
+def metric_pairs(comparison: Comparison) -> list[tuple[str, float | None, float | None]]:
+    """(name, A, B) for the summary losses either side knows, for a results line."""
+    pairs = []
+    for name in ("final_train_loss", "final_eval_loss", "best_eval_loss"):
+        a = getattr(comparison.a.version.metrics, name)
+        b = getattr(comparison.b.version.metrics, name)
+        if a is not None or b is not None:
+            pairs.append((name, a, b))
+    return pairs
 
 
 def diff_modules(a: AdapterInfo | None, b: AdapterInfo | None) -> tuple[ModuleDiff, ...]:

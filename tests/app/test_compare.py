@@ -98,3 +98,31 @@ async def test_compare_fits_80x24(runs: Path) -> None:
         shown = text(app)
         assert "A v_20260301_090000" in shown and "B v_20260302_090000" in shown
         assert "Back" in shown
+
+
+async def test_compare_shows_update_norms_and_cosines(runs: Path) -> None:
+    """After the shapes, the tensors are read: ‖ΔW‖ per side and the cosine between them."""
+    import math
+
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await settle(pilot)
+        app.browser.version_tree.select_key((V2, None))
+        await pilot.press("c")
+        screen = await open_compare(app, pilot)
+        assert screen.updates is not None and screen.data is not None
+        shown = text(app)
+        assert "‖ΔW‖ A" in shown and "cos(A,B)" in shown and "mean cosine" in shown
+        assert "results: final train loss" in shown
+        # The first module's norm agrees with forming ΔW = (alpha / r)·B·A by hand.
+        side = screen.data.comparison.a
+        module = side.adapter.modules[0]
+        tensors = load_file(str(side.adapter.path))
+        delta = tensors[module.b_tensor].astype(float) @ tensors[module.a_tensor].astype(float)
+        scale = side.adapter_config["lora_alpha"] / module.rank
+        first = next(u for u in screen.updates if u.module == module.name)
+        assert math.isclose(first.norm_a, scale * np.linalg.norm(delta), rel_tol=1e-6)
+        assert first.cosine is None or -1.0 <= first.cosine <= 1.0

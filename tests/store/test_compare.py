@@ -22,8 +22,9 @@ def test_compare_rank_4_with_rank_8(root: Path) -> None:
     new, old = scan(root)
     result = compare(side_for(old), side_for(new))
     keys = {d.key for d in result.differing_settings}
-    assert {"lora_config.r", "lora_config.lora_alpha", "adapter_config.r"} <= keys
-    assert "model_name" not in keys and "timestamp" not in keys
+    assert {"lora_config.r", "lora_config.lora_alpha"} <= keys
+    # Each setting once: adapter_config's copy of r is not repeated; no ids or times.
+    assert not keys & {"adapter_config.r", "model_name", "timestamp", "version_id"}
     assert all(m.status is ModuleStatus.SHAPE_DIFFERS for m in result.modules)
     assert result.summary() == "4 modules, rank 4 → 8, 4 modules shape differs"
     assert not result.base_models_differ
@@ -61,3 +62,17 @@ def test_compare_a_checkpoint(root: Path) -> None:
         version, version.checkpoints[0].__class__("checkpoint-9", folder / "nope", 9)
     )
     assert missing.adapter is None and "missing" in (missing.error or "")
+
+
+def test_ftui_versions_compare_their_spec_once_and_results_apart() -> None:
+    from ftui.store.compare import metric_pairs
+
+    samples = Path(__file__).resolve().parents[2] / "sample_runs"
+    child = next(v for v in scan(samples) if v.parent is not None)
+    parent = next(v for v in scan(samples) if v.id == child.parent.version_id)
+    result = compare(side_for(parent), side_for(child))
+    keys = [d.key for d in result.differing_settings]
+    assert "spec.learning_rate" in keys and "parent.version_id" in keys
+    assert not [k for k in keys if k.split(".")[0] in ("metrics", "training_args", "lora_config")]
+    names = [name for name, _, _ in metric_pairs(result)]
+    assert names[:2] == ["final_train_loss", "final_eval_loss"]

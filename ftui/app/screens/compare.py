@@ -20,10 +20,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ftui.store import Comparison, LoraModule, ModuleStatus, safe_text
+from ftui.store.compare import metric_pairs
+from ftui.store.lora_math import UpdateStats
 
-from ..format import fmt_value, plain, shape_text
-from ..loading import load_comparison
-from ..messages import ComparisonData, ComparisonLoaded, WorkFailed
+from ..format import fmt_loss, fmt_value, plain, shape_text
+from ..loading import load_comparison, load_updates
+from ..messages import ComparisonData, ComparisonLoaded, UpdatesLoaded, WorkFailed
 from ..selection import Selection
 from ..widgets.loss_plot import LossPlot
 
@@ -56,6 +58,13 @@ def head_text(comparison: Comparison, show_all: bool) -> RenderableType:
     summary = Text("modules: ", style="bold")
     summary.append(comparison.summary())
     lines.append(summary)
+    pairs = metric_pairs(comparison)
+    if pairs:
+        results = Text("results: ", style="bold")
+        results.append(", ".join(
+            f"{name.replace('_', ' ')} {fmt_loss(a)} → {fmt_loss(b)}" for name, a, b in pairs
+        ))  # fmt: skip
+        lines.append(results)
     count = len(comparison.differing_settings)
     scope = "all settings" if show_all else f"{count} setting{'s' if count != 1 else ''} differ"
     lines.append(Text(f"{scope} (a: show {'differing' if show_all else 'all'})", style="dim"))
@@ -113,6 +122,45 @@ def modules_table(comparison: Comparison) -> RenderableType:
     return table
 
 
+def _norm(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def updates_table(updates: list[UpdateStats] | None) -> RenderableType:
+    """‖ΔW‖ of each side and the cosine between them, per module.
+
+    The cosine says whether two runs learned the same update (near 1), an unrelated one
+    (near 0) or the opposite (negative), which shapes alone cannot tell.
+    """
+    if updates is None:
+        return Text("reading tensors for update norms…", style="dim")
+    if not updates:
+        return Text("")
+    table = Table(
+        box=None,
+        padding=(0, 1),
+        header_style="bold",
+        expand=True,
+        title="updates ΔW = s·B·A",
+        title_justify="left",
+        title_style="bold",
+    )
+    table.add_column("module", overflow="fold", ratio=3)
+    table.add_column("‖ΔW‖ A", justify="right", no_wrap=True)
+    table.add_column("‖ΔW‖ B", justify="right", no_wrap=True)
+    table.add_column("cos(A,B)", justify="right", no_wrap=True)
+    for stats in updates:
+        cosine = "—" if stats.cosine is None else f"{stats.cosine:+.3f}"
+        table.add_row(plain(stats.module), _norm(stats.norm_a), _norm(stats.norm_b), cosine)
+    cosines = [s.cosine for s in updates if s.cosine is not None]
+    if cosines:
+        table.caption = (
+            f"mean cosine {sum(cosines) / len(cosines):+.3f} over {len(cosines)} modules"
+        )
+        table.caption_justify = "left"
+    return table
+
+
 class CompareScreen(Screen[None]):
     """Shows what a worker loaded for the pair it was given."""
 
@@ -130,6 +178,7 @@ class CompareScreen(Screen[None]):
         self.b = b
         self.show_all = False
         self.data: ComparisonData | None = None
+        self.updates: list[UpdateStats] | None = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="compare-body"):
@@ -140,6 +189,7 @@ class CompareScreen(Screen[None]):
             yield Static(id="compare-settings")
             yield LossPlot("loss", id="compare-plot")
             yield Static(id="compare-modules")
+            yield Static(id="compare-updates")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -149,9 +199,15 @@ class CompareScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def load(self, a: Selection, b: Selection) -> None:
         try:
-            self.post_message(ComparisonLoaded(load_comparison(a, b)))
+            data = load_comparison(a, b)
         except Exception as exc:
             self.post_message(WorkFailed("compare", f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(ComparisonLoaded(data))  # shapes first: headers only, fast
+        try:
+            self.post_message(UpdatesLoaded(load_updates(data.comparison)))
+        except Exception as exc:
+            self.post_message(WorkFailed("reading tensors", f"{type(exc).__name__}: {exc}"))
 
     @on(ComparisonLoaded)
     def loaded(self, message: ComparisonLoaded) -> None:
@@ -162,12 +218,17 @@ class CompareScreen(Screen[None]):
             data.history_a, data.history_b, data.comparison.a.label, data.comparison.b.label
         )
 
+    @on(UpdatesLoaded)
+    def updates_loaded(self, message: UpdatesLoaded) -> None:
+        self.updates = message.updates
+        self.query_one("#compare-updates", Static).update(updates_table(self.updates))
+
     @on(WorkFailed)
     def failed(self, message: WorkFailed) -> None:
         self.app.notify(f"{message.what}: {message.reason}", severity="error", markup=False)
-        self.query_one("#compare-head", Static).update(
-            Text(f"could not compare: {safe_text(message.reason)}", style="red")
-        )
+        reason = Text(f"could not {message.what}: {safe_text(message.reason)}", style="red")
+        target = "#compare-updates" if self.data is not None else "#compare-head"
+        self.query_one(target, Static).update(reason)
 
     def render_comparison(self) -> None:
         if self.data is None:
@@ -178,6 +239,7 @@ class CompareScreen(Screen[None]):
             settings_table(comparison, self.show_all)
         )
         self.query_one("#compare-modules", Static).update(modules_table(comparison))
+        self.query_one("#compare-updates", Static).update(updates_table(self.updates))
 
     @property
     def summary(self) -> str | None:
@@ -189,6 +251,7 @@ class CompareScreen(Screen[None]):
 
     def action_swap(self) -> None:
         self.a, self.b = self.b, self.a
+        self.updates = None
         self.load(self.a, self.b)
 
     def action_scroll(self, direction: str) -> None:
