@@ -1,7 +1,7 @@
 """`ftui --check DIR`'s app pass: run the real app headless over DIR and report errors.
 
 It opens the browser, visits every version's details and loss plot, opens compare on the
-first two versions and draws each screen; any exception, error notification or timeout
+first two versions (shapes, then the tensors' update norms) and draws each screen; any exception, error notification or timeout
 becomes a one-line problem. So CI can prove the app works on a folder with no terminal.
 """
 
@@ -93,8 +93,8 @@ async def _check(root: Path) -> list[str]:
                 compare = app.screen
                 assert isinstance(compare, CompareScreen)
                 await _until(
-                    lambda: compare.data is not None or bool(app.errors),
-                    "loading the comparison",
+                    lambda: compare.updates is not None or bool(app.errors),
+                    "loading the comparison and its update norms",
                     pause,
                 )
                 screen_text(app)
