@@ -49,7 +49,8 @@ class VersionTree(Tree[Selection]):
     def get_label_width(self, node: TreeNode[Selection]) -> int:
         """Cell width of a row: the label plus the expand icon (Textual invites overriding
         this where it can be done cheaper than rendering the label)."""
-        return node.label.cell_len + 2
+        label = node.label
+        return (label.cell_len if isinstance(label, Text) else len(label)) + 2
 
     def show_versions(self, versions: Iterable[Version], marked: list[Key]) -> None:
         """Rebuild from `versions` (already filtered and sorted), keeping the cursor,
