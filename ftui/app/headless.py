@@ -2,7 +2,8 @@
 
 It opens the browser, visits every version's details and loss plot, opens compare on the
 first two versions (shapes, then the tensors' update norms) and draws each screen; any
-exception, error notification or timeout becomes a one-line problem. So CI can prove the app works on a folder with no terminal.
+exception, error notification or timeout becomes a one-line problem. So CI can prove
+the app works on a folder with no terminal.
 """
 
 from __future__ import annotations
