@@ -204,10 +204,13 @@ class CompareScreen(Screen[None]):
             self.post_message(WorkFailed("compare", f"{type(exc).__name__}: {exc}"))
             return
         self.post_message(ComparisonLoaded(data))  # shapes first: headers only, fast
+
+    @work(thread=True, exclusive=True, group="compare-updates", exit_on_error=False)
+    def updates_worker(self, comparison: Comparison) -> None:
         try:
-            self.post_message(UpdatesLoaded(load_updates(data.comparison)))
+            self.post_message(UpdatesLoaded(load_updates(comparison)))
         except Exception as exc:
-            self.post_message(WorkFailed("reading tensors", f"{type(exc).__name__}: {exc}"))
+            self.post_message(WorkFailed("read tensors", f"{type(exc).__name__}: {exc}"))
 
     @on(ComparisonLoaded)
     def loaded(self, message: ComparisonLoaded) -> None:
@@ -217,6 +220,9 @@ class CompareScreen(Screen[None]):
         self.query_one(LossPlot).show_pair(
             data.history_a, data.history_b, data.comparison.a.label, data.comparison.b.label
         )
+        # Reading tensor data can take a while on large adapters: start once the shapes
+        # are on screen, so it never delays them.
+        self.call_after_refresh(self.updates_worker, data.comparison)
 
     @on(UpdatesLoaded)
     def updates_loaded(self, message: UpdatesLoaded) -> None:
