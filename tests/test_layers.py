@@ -59,7 +59,8 @@ def loaded_after(statement: str) -> set[str]:
 
 
 def test_importing_the_store_loads_no_ui_or_hf_stack() -> None:
-    assert not loaded_after("import ftui.store, ftui.store.query") & (HF_STACK | UI)
+    statement = "from ftui.store import *; import ftui.store.query, ftui.store.lora_math"
+    assert not loaded_after(statement) & (HF_STACK | UI)
 
 
 def test_importing_train_api_loads_no_hf_stack() -> None:
@@ -69,3 +70,13 @@ def test_importing_train_api_loads_no_hf_stack() -> None:
 
 def test_importing_the_app_loads_no_hf_stack() -> None:
     assert not loaded_after("import ftui.app.main, ftui.cli") & HF_STACK
+
+
+def test_store_names_load_lazily_and_all_resolve() -> None:
+    import ftui.store
+
+    assert sorted(dir(ftui.store)) == sorted(ftui.store.__all__)
+    for name in ftui.store.__all__:
+        assert getattr(ftui.store, name) is not None
+    with pytest.raises(AttributeError):
+        ftui.store.no_such_name  # noqa: B018

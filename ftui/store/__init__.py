@@ -1,48 +1,90 @@
 """The version store: read and write versions on disk.
 
-Pure Python (standard library only at import): never imports textual, torch,
-transformers, peft or trl, so it loads in milliseconds and tests need no terminal or GPU.
+Pure Python (standard library, plus numpy in `lora_math` only): never imports textual,
+torch, transformers, peft or trl, so tests need no terminal or GPU. Names are loaded on
+first use (PEP 562), so `import ftui.store` costs almost nothing and `from ftui.store
+import scan` loads only what scanning needs.
 """
 
-from .check import CheckedVersion, CheckReport, check_root, check_version
-from .compare import Comparison, ModuleDiff, ModuleStatus, SettingDiff, Side, compare, side_for
-from .disk import delete, human_size, removal_plan, version_size, walk_files
-from .history import LossHistory, LossPoint, load_history
-from .jsonio import ReadError
-from .model import (
-    AdapterInfo,
-    Checkpoint,
-    Layout,
-    LoraModule,
-    LoraSettings,
-    Metrics,
-    Parent,
-    Problem,
-    Status,
-    TensorInfo,
-    Version,
-)
-from .safetensors_header import read_adapter
-from .scan import RootError, iter_versions, scan
-from .text import one_line, safe_text
-from .writer import (
-    WriteError,
-    claim_version,
-    create_metadata,
-    metadata_path,
-    set_notes,
-    set_status,
-    set_tags,
-    update_metadata,
-)
+from __future__ import annotations
 
-__all__ = [
-    "AdapterInfo", "CheckReport", "CheckedVersion", "Checkpoint", "Comparison", "Layout",
-    "LossHistory", "LossPoint", "LoraModule", "LoraSettings", "Metrics", "ModuleDiff",
-    "ModuleStatus", "Parent", "Problem", "ReadError", "RootError", "SettingDiff", "Side",
-    "Status", "TensorInfo", "Version", "WriteError", "check_root", "check_version",
-    "claim_version", "compare", "create_metadata", "delete", "human_size", "iter_versions",
-    "load_history", "metadata_path", "one_line", "read_adapter", "removal_plan", "safe_text",
-    "scan", "set_notes", "set_status", "set_tags", "side_for", "update_metadata",
-    "version_size", "walk_files",
-]  # fmt: skip
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "CheckedVersion": "check", "CheckReport": "check", "check_root": "check",
+    "check_version": "check",
+    "Comparison": "comparison", "ModuleDiff": "comparison", "ModuleStatus": "comparison",
+    "SettingDiff": "comparison", "Side": "comparison", "compare": "comparison",
+    "side_for": "comparison",
+    "delete": "disk", "human_size": "disk", "removal_plan": "disk", "version_size": "disk",
+    "walk_files": "disk",
+    "LossHistory": "history", "LossPoint": "history", "load_history": "history",
+    "ReadError": "jsonio",
+    "AdapterInfo": "model", "Checkpoint": "model", "Layout": "model", "LoraModule": "model",
+    "LoraSettings": "model", "Metrics": "model", "Parent": "model", "Problem": "model",
+    "Status": "model", "TensorInfo": "model", "Version": "model",
+    "read_adapter": "safetensors_header",
+    "RootError": "scanner", "iter_versions": "scanner", "scan": "scanner",
+    "one_line": "text", "safe_text": "text",
+    "WriteError": "writer", "claim_version": "writer", "create_metadata": "writer",
+    "metadata_path": "writer", "set_notes": "writer", "set_status": "writer",
+    "set_tags": "writer", "update_metadata": "writer",
+}  # fmt: skip
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ftui.store' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from .check import CheckedVersion, CheckReport, check_root, check_version
+    from .comparison import (
+        Comparison,
+        ModuleDiff,
+        ModuleStatus,
+        SettingDiff,
+        Side,
+        compare,
+        side_for,
+    )
+    from .disk import delete, human_size, removal_plan, version_size, walk_files
+    from .history import LossHistory, LossPoint, load_history
+    from .jsonio import ReadError
+    from .model import (
+        AdapterInfo,
+        Checkpoint,
+        Layout,
+        LoraModule,
+        LoraSettings,
+        Metrics,
+        Parent,
+        Problem,
+        Status,
+        TensorInfo,
+        Version,
+    )
+    from .safetensors_header import read_adapter
+    from .scanner import RootError, iter_versions, scan
+    from .text import one_line, safe_text
+    from .writer import (
+        WriteError,
+        claim_version,
+        create_metadata,
+        metadata_path,
+        set_notes,
+        set_status,
+        set_tags,
+        update_metadata,
+    )

@@ -16,7 +16,7 @@ from typing import Any
 
 from .history import load_history
 from .model import Problem, Status, Version
-from .scan import RootError, scan
+from .scanner import RootError, scan
 from .text import one_line
 
 EXIT_OK, EXIT_DAMAGED, EXIT_UNUSABLE = 0, 1, 2

@@ -8,7 +8,7 @@ from pathlib import Path
 from safetensors.numpy import save_file
 
 from ftui.store import ModuleStatus, compare, scan, side_for
-from ftui.store.compare import diff_mappings, flatten
+from ftui.store.comparison import diff_mappings, flatten
 from ftui.testing.synth import lora_tensors, write_version
 
 
@@ -65,7 +65,7 @@ def test_compare_a_checkpoint(root: Path) -> None:
 
 
 def test_ftui_versions_compare_their_spec_once_and_results_apart() -> None:
-    from ftui.store.compare import metric_pairs
+    from ftui.store.comparison import metric_pairs
 
     samples = Path(__file__).resolve().parents[2] / "sample_runs"
     child = next(v for v in scan(samples) if v.parent is not None)

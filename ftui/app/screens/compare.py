@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ftui.store import Comparison, LoraModule, ModuleStatus, safe_text
-from ftui.store.compare import metric_pairs
+from ftui.store.comparison import metric_pairs
 from ftui.store.lora_math import UpdateStats
 
 from ..format import fmt_loss, fmt_value, plain, shape_text

@@ -17,7 +17,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ftui.store import AdapterInfo, Status, Version, human_size, safe_text
-from ftui.store.compare import flatten
+from ftui.store.comparison import flatten
 
 from ..format import fmt_loss, fmt_time, fmt_value, plain, shape_text, status_text
 from ..messages import DetailsData

@@ -15,7 +15,7 @@ from typing import Any
 from .jsonio import ReadError, read_json_object
 from .model import AdapterInfo, Checkpoint, LoraModule, Version
 from .safetensors_header import read_adapter
-from .scan import ADAPTER_CONFIG, ADAPTER_WEIGHTS
+from .scanner import ADAPTER_CONFIG, ADAPTER_WEIGHTS
 
 # Metadata that is not a setting: identity, bookkeeping, results and labels. Results are
 # compared through the loss curves and `metric_pairs`, not as settings.
