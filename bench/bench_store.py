@@ -66,15 +66,15 @@ def timed(fn, *args) -> float:
     return time.perf_counter() - started
 
 
-def import_time(repeat: int) -> tuple[float, float]:
-    """Median wall time of `python -c 'import ftui.store'` and of `python -c pass`."""
+def import_time(repeat: int, statement: str) -> tuple[float, float]:
+    """Median wall time of `python -c STATEMENT` and of `python -c pass`."""
 
     def run(code: str) -> float:
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
         return time.perf_counter() - started
 
-    store = statistics.median(run("import ftui.store") for _ in range(repeat))
+    store = statistics.median(run(statement) for _ in range(repeat))
     bare = statistics.median(run("pass") for _ in range(repeat))
     return store, bare
 
@@ -100,9 +100,11 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}")
-    store_s, bare_s = import_time(args.repeat)
-    print(f"import ftui.store: {1000 * (store_s - bare_s):.1f} ms "
-          f"(interpreter start alone {1000 * bare_s:.1f} ms)")  # fmt: skip
+    stdlib = "import json, dataclasses, pathlib, typing, enum, re, datetime"
+    for statement in ("import ftui.store", "from ftui.store import scan, check_root", stdlib):
+        store_s, bare_s = import_time(max(args.repeat, 9), statement)
+        print(f"{statement}: {1000 * (store_s - bare_s):.1f} ms "
+              f"(interpreter start alone {1000 * bare_s:.1f} ms)")  # fmt: skip
     for n in args.sizes:
         root = ensure_root(args.dir, n)
         assert len(scan(root)) == n and floor(root) == n  # warm the page cache, check counts

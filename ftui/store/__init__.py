@@ -9,7 +9,8 @@ import scan` loads only what scanning needs.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows it)
 
 _EXPORTS: dict[str, str] = {
     "CheckedVersion": "check", "CheckReport": "check", "check_root": "check",
@@ -35,7 +36,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'ftui.store' has no attribute {name!r}")

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +101,8 @@ def write_atomic(path: Path, text: str) -> None:
 
     Readers see the old content or the new one, never half of it.
     """
+    import tempfile  # only writers need it; keeps read-only imports light
+
     directory = path.parent
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:

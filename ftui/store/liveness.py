@@ -1,9 +1,12 @@
-"""Is a version recorded as running really still running?"""
+"""Is a version recorded as running really still running?
+
+The host is compared with `os.uname().nodename`, which is what `socket.gethostname()`
+returns on Linux and macOS, without importing socket.
+"""
 
 from __future__ import annotations
 
 import os
-import socket
 import time
 
 from .fields import as_int, as_str, parse_time
@@ -31,7 +34,7 @@ def running_problem(run: dict[str, object], now: float | None = None) -> str | N
     now = time.time() if now is None else now
     pid = as_int(run.get("pid"))
     host = as_str(run.get("host"))
-    if pid is not None and host == socket.gethostname() and not pid_alive(pid):
+    if pid is not None and host == os.uname().nodename and not pid_alive(pid):
         return f"status is running but its process {pid} is gone"
     beat = parse_time(run.get("heartbeat_at")) or parse_time(run.get("started_at"))
     if beat is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -68,6 +67,8 @@ def create_metadata(root: Path, version_id: str, metadata: Mapping[str, Any]) ->
 
     Written to a temporary file and then hard-linked into place: atomic and exclusive.
     """
+    import tempfile  # only writers need it; keeps read-only imports light
+
     path = metadata_path(root, version_id)
     record = {"schema_version": SCHEMA_VERSION, "version_id": version_id, **metadata}
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=root)
