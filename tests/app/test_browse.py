@@ -177,10 +177,22 @@ async def test_new_versions_appear_without_restart(runs: Path) -> None:
 
 
 async def test_missing_root_is_shown_not_crashed(tmp_path: Path) -> None:
-    app = FtuiApp(tmp_path / "nope", poll_interval=0)
+    root = tmp_path / "nope"
+    app = FtuiApp(root, poll_interval=0.1)
     async with app.run_test(size=(200, 24)) as pilot:
         await settle(pilot)
         assert "no such folder" in text(app)
+        assert "press t to train the first version here" in text(app)
+        assert not app.browser.details.query_one(LossPlot).display  # no empty frame
+        # The folder appearing later (a first run from another shell) is picked up.
+        write_version(root, "v_20260305_090000", seed=9, timestamp=datetime(2026, 3, 5, 9))
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if ("v_20260305_090000", None) in app.browser.version_tree.nodes_by_key:
+                break
+        await settle(pilot)
+        assert "no such folder" not in text(app)
+        assert app.browser.details.query_one(LossPlot).display
 
 
 async def test_large_folder_shows_first_batch_early(tmp_path: Path) -> None:

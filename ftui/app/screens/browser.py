@@ -261,11 +261,17 @@ class BrowserScreen(Screen[None]):
         shown = self.details.selection
         if selection is None:
             if self.scan_complete:
-                message = self.scan_error or (
-                    "no versions match the filter"
-                    if self.versions
-                    else "no versions yet: press t to train one"
-                )
+                if self.scan_error and not self.root.exists():
+                    message = (
+                        f"{self.scan_error}\n\npress t to train the first version here"
+                        " (the folder is created), or open another folder: ftui DIR"
+                    )
+                else:
+                    message = self.scan_error or (
+                        "no versions match the filter"
+                        if self.versions
+                        else "no versions yet: press t to train one"
+                    )
                 self.details.show_empty(message)
             return
         if shown is not None and shown.key == selection.key and shown.version is selection.version:

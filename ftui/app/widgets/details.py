@@ -155,13 +155,16 @@ class DetailsPane(VerticalScroll):
         self.loaded = None
         self.query_one("#details-head", Static).update(Text(message, style="dim"))
         self.query_one("#details-info", Static).update("")
-        self.query_one(LossPlot).clear_series("loss")
+        plot = self.query_one(LossPlot)
+        plot.clear_series("loss")
+        plot.display = False  # an empty frame says nothing
         self.query_one("#details-files", Static).update("")
         self.query_one("#details-modules", Static).update("")
 
     def show_selection(self, selection: Selection) -> None:
         """What the scan read: shown at once, before the worker's part arrives."""
         self.selection = selection
+        self.query_one(LossPlot).display = True
         self.loaded = None
         version, checkpoint = selection.version, selection.checkpoint
         title = Text(safe_text(selection.label), style="bold")
