@@ -211,10 +211,6 @@ class Version:
         m = self.metrics
         return m.final_eval_loss if m.final_eval_loss is not None else m.final_train_loss
 
-    @property
-    def is_healthy(self) -> bool:
-        return not self.problems and self.status is not Status.DAMAGED
-
     def checkpoint(self, name: str) -> Checkpoint | None:
         for ckpt in self.checkpoints:
             if ckpt.name == name:

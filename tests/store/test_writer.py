@@ -16,6 +16,7 @@ from ftui.store import (
     metadata_path,
     scan,
     set_notes,
+    set_status,
     set_tags,
     update_metadata,
 )
@@ -56,6 +57,9 @@ def test_create_is_exclusive_and_update_keeps_unknown_fields(tmp_path: Path) -> 
     update_metadata(path, {"status": "completed"})
     set_tags(path, ["best", " best", "", "keep"])
     set_notes(path, "line one\nline two")
+    set_status(path, "cancelled", error=None)
+    assert json.loads(path.read_text())["status"] == "cancelled"
+    update_metadata(path, {"status": "completed"})
     data = json.loads(path.read_text())
     assert data["custom"] == {"x": 1} and data["status"] == "completed"
     assert data["tags"] == ["best", "keep"] and data["schema_version"] == 1
