@@ -7,6 +7,7 @@ safetensors headers only, so opening it costs the same for 17 KB or 200 MB adapt
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -97,11 +98,22 @@ def _shapes(module: LoraModule | None) -> tuple[str, str]:
     return shapes, fmt_value(module.rank)
 
 
+def module_prefix(names: list[str]) -> str:
+    """The dotted prefix all module names share (`transformer.h.`), shown once in the
+    column header so the rows fit 80 columns."""
+    if len(names) < 2:
+        return ""
+    common = os.path.commonprefix(names)
+    return common[: common.rfind(".") + 1]
+
+
 def modules_table(comparison: Comparison) -> RenderableType:
     if not comparison.modules:
         return Text("no LoRA modules on either side", style="dim")
+    prefix = module_prefix([d.name for d in comparison.modules])
     table = Table(box=None, padding=(0, 1), header_style="bold", expand=True)
-    table.add_column("module", overflow="fold", ratio=3)
+    table.add_column(Text(f"module ({prefix}…)" if prefix else "module"), overflow="fold",
+                     ratio=3)  # fmt: skip
     table.add_column("A: lora_A / lora_B", overflow="fold", ratio=2)
     table.add_column("r", justify="right", no_wrap=True)
     table.add_column("B: lora_A / lora_B", overflow="fold", ratio=2)
@@ -112,7 +124,7 @@ def modules_table(comparison: Comparison) -> RenderableType:
         a_shapes, a_rank = _shapes(diff.a)
         b_shapes, b_rank = _shapes(diff.b)
         table.add_row(
-            plain(diff.name),
+            plain(diff.name[len(prefix) :]),
             Text(a_shapes),
             Text(a_rank),
             Text(b_shapes),
@@ -145,13 +157,16 @@ def updates_table(updates: list[UpdateStats] | None) -> RenderableType:
         title_justify="left",
         title_style="bold",
     )
-    table.add_column("module", overflow="fold", ratio=3)
+    prefix = module_prefix([s.module for s in updates])
+    table.add_column(Text(f"module ({prefix}…)" if prefix else "module"), overflow="fold",
+                     ratio=3)  # fmt: skip
     table.add_column("‖ΔW‖ A", justify="right", no_wrap=True)
     table.add_column("‖ΔW‖ B", justify="right", no_wrap=True)
     table.add_column("cos(A,B)", justify="right", no_wrap=True)
     for stats in updates:
         cosine = "—" if stats.cosine is None else f"{stats.cosine:+.3f}"
-        table.add_row(plain(stats.module), _norm(stats.norm_a), _norm(stats.norm_b), cosine)
+        name = plain(stats.module[len(prefix) :])
+        table.add_row(name, _norm(stats.norm_a), _norm(stats.norm_b), cosine)
     cosines = [s.cosine for s in updates if s.cosine is not None]
     if cosines:
         table.caption = (
