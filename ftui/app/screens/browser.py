@@ -183,7 +183,15 @@ class BrowserScreen(Screen[None]):
             self.filled[self._fill_key(version)] = version.metrics
         if message.scan_id != self.scan_id:
             return
-        self.set_versions([message.versions.get(v.id, v) for v in self.versions])
+        versions = [message.versions.get(v.id, v) for v in self.versions]
+        if self.query_filter is None and self.sort_key in ("time", "name"):
+            # Losses do not move rows in these orders: relabel in place, no rebuild.
+            self.versions = versions
+            self.by_id = {v.id: v for v in versions}
+            self.version_tree.relabel(list(message.versions.values()))
+            self.sync_details()
+        else:
+            self.set_versions(versions)
 
     def set_versions(self, versions: list[Version]) -> None:
         self.versions = versions

@@ -101,6 +101,14 @@ class VersionTree(Tree[Selection]):
             return checkpoint_label(selection.checkpoint, marked)
         return version_label(selection.version, marked)
 
+    def relabel(self, versions: list[Version]) -> None:
+        """Swap in updated versions (same rows, e.g. losses filled in) without a rebuild."""
+        for version in versions:
+            node = self.nodes_by_key.get((version.id, None))
+            if node is not None:
+                node.data = Selection(version)
+                node.set_label(self._label(node.data))
+
     def set_marked(self, marked: list[Key]) -> None:
         """Redraw the labels whose mark changed."""
         changed = set(self.marked) ^ set(marked)
