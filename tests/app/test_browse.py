@@ -205,3 +205,21 @@ async def test_large_folder_shows_first_batch_early(tmp_path: Path) -> None:
         await settle(pilot)
         assert "40 versions" in text(app)
         assert app.browser.scan_complete
+
+
+async def test_losses_from_histories_fill_in_the_rows(runs: Path) -> None:
+    """Tutorial versions record no loss: it is read from trainer_state.json after the
+    first screen and the rows are relabelled."""
+    from ftui.store import scan
+    from ftui.store.history import with_history_metrics
+
+    scanned = {v.id: v for v in scan(runs)}
+    assert scanned[V1].final_loss is None  # nothing in the metadata: must come from history
+    expected = with_history_metrics(scanned[V1]).final_loss
+    assert expected is not None
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        node = app.browser.version_tree.nodes_by_key[(V1, None)]
+        assert app.browser.by_id[V1].final_loss == expected
+        assert f"{expected:.4f}" in str(node.label)
