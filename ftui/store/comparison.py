@@ -226,12 +226,3 @@ def compare(a: Side, b: Side) -> Comparison:
         settings=diff_mappings(settings_of(a), settings_of(b)),
         modules=diff_modules(a.adapter, b.adapter),
     )
-
-
-def compare_versions(
-    a: Version,
-    b: Version,
-    checkpoint_a: Checkpoint | None = None,
-    checkpoint_b: Checkpoint | None = None,
-) -> Comparison:
-    return compare(side_for(a, checkpoint_a), side_for(b, checkpoint_b))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from .fields import as_float, as_int
 from .jsonio import ReadError, read_json_object
@@ -90,10 +89,10 @@ def parse_log_history(entries: object, source: str = "") -> LossHistory:
     return LossHistory(tuple(train), tuple(evals), tuple(dict.fromkeys(epoch_steps)), source)
 
 
-def read_trainer_state(path: Path) -> tuple[LossHistory, dict[str, Any]]:
+def read_trainer_state(path: Path) -> LossHistory:
     """Read one `trainer_state.json`; raises `ReadError` when it is unreadable."""
     state = read_json_object(path)
-    return parse_log_history(state.get("log_history"), str(path)), state
+    return parse_log_history(state.get("log_history"), str(path))
 
 
 def history_sources(version: Version) -> list[Path]:
@@ -108,7 +107,7 @@ def load_history(version: Version) -> tuple[LossHistory, list[Problem]]:
     problems: list[Problem] = []
     for path in history_sources(version):
         try:
-            history, _ = read_trainer_state(path)
+            history = read_trainer_state(path)
         except ReadError as exc:
             if str(exc) != "missing":
                 problems.append(Problem(_relative(path, version), str(exc)))
@@ -124,7 +123,7 @@ def load_history(version: Version) -> tuple[LossHistory, list[Problem]]:
 def load_checkpoint_history(path: Path) -> LossHistory:
     """The history saved in one checkpoint folder (empty when unreadable)."""
     try:
-        return read_trainer_state(path / TRAINER_STATE)[0]
+        return read_trainer_state(path / TRAINER_STATE)
     except ReadError:
         return LossHistory()
 

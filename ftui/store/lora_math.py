@@ -57,12 +57,6 @@ class FactorReader:
             os.close(self._fd)
             self._fd = -1
 
-    def __enter__(self) -> FactorReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def load(self, info: TensorInfo) -> np.ndarray | None:
         """The tensor as float32 (F64 stays float64); None for a dtype numpy lacks.
 

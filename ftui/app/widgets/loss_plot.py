@@ -117,22 +117,9 @@ class LossPlot(PlotextPlot):
             if not series.xs:
                 continue
             drawn = True
-            if series.line and len(series.xs) > 1:
-                plt.plot(
-                    series.xs,
-                    series.ys,
-                    marker=series.marker,
-                    color=series.color,
-                    label=series.label,
-                )
-            else:
-                plt.scatter(
-                    series.xs,
-                    series.ys,
-                    marker=series.marker,
-                    color=series.color,
-                    label=series.label,
-                )
+            draw = plt.plot if series.line and len(series.xs) > 1 else plt.scatter
+            draw(series.xs, series.ys, marker=series.marker, color=series.color,
+                 label=series.label)  # fmt: skip
         if drawn:
             for step in self.epoch_steps:
                 plt.vline(step, "gray")
