@@ -19,7 +19,8 @@ _EXPORTS: dict[str, str] = {
     "SettingDiff": "comparison", "Side": "comparison", "compare": "comparison",
     "side_for": "comparison",
     "delete": "disk", "human_size": "disk", "removal_plan": "disk", "version_size": "disk",
-    "walk_files": "disk",
+    "walk_files": "disk", "Refused": "disk",
+    "id_problem": "ids", "is_valid_id": "ids",
     "LossHistory": "history", "LossPoint": "history", "load_history": "history",
     "ReadError": "jsonio",
     "AdapterInfo": "model", "Checkpoint": "model", "Layout": "model", "LoraModule": "model",
@@ -60,8 +61,9 @@ if TYPE_CHECKING:
         compare,
         side_for,
     )
-    from .disk import delete, human_size, removal_plan, version_size, walk_files
+    from .disk import Refused, delete, human_size, removal_plan, version_size, walk_files
     from .history import LossHistory, LossPoint, load_history
+    from .ids import id_problem, is_valid_id
     from .jsonio import ReadError
     from .model import (
         AdapterInfo,

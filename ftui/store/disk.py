@@ -1,16 +1,31 @@
-"""Files of a version on disk: listing, sizes, and deletion (folder + metadata, nothing else)."""
+"""Files of a version on disk: listing, sizes, and deletion (folder + metadata, nothing else).
+
+Every destructive or sizing operation is contained: targets are resolved against the
+root and anything that is not strictly inside it is refused (`Refused`, with a one-line
+reason); symbolic links are never followed, a link is removed as a link.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from .ids import id_problem
 from .model import Checkpoint, Version
 
 MAX_LISTED_FILES = 10_000  # a folder with more is summarised, not listed
+_CHECKPOINT_NAME = re.compile(r"^checkpoint-\d+$")
+_METADATA_NAME = re.compile(r"^metadata_.+\.json$", re.S)
+
+
+class Refused(Exception):
+    """A removal or write was refused because it would reach outside the root;
+    `str()` is a one-line reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,29 +37,37 @@ class FileEntry:
 def walk_files(folder: Path, limit: int = MAX_LISTED_FILES) -> tuple[list[FileEntry], int]:
     """Regular files under `folder` (links not followed) and their total size in bytes.
 
-    Listing stops after `limit` entries, but the total still counts everything.
+    Listing stops after `limit` entries, but the total still counts everything. A
+    `folder` that is itself a link (or not a folder) is not walked into: nothing is
+    listed. Unreadable subfolders are skipped, never raised.
     """
     entries: list[FileEntry] = []
     total = 0
+    try:
+        if not stat.S_ISDIR(os.lstat(folder).st_mode):
+            return entries, total
+    except OSError:
+        return entries, total
     stack = [folder]
     while stack:
         current = stack.pop()
         try:
-            iterator = os.scandir(current)
-        except OSError:
+            with os.scandir(current) as iterator:
+                for entry in iterator:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(Path(entry.path))
+                        elif entry.is_file(follow_symlinks=False):
+                            size = entry.stat(follow_symlinks=False).st_size
+                            total += size
+                            if len(entries) < limit:
+                                entries.append(
+                                    FileEntry(os.path.relpath(entry.path, folder), size)
+                                )
+                    except OSError:
+                        continue
+        except OSError:  # unreadable, vanished, or failed mid-listing (/proc and friends)
             continue
-        with iterator:
-            for entry in iterator:
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(Path(entry.path))
-                    elif entry.is_file(follow_symlinks=False):
-                        size = entry.stat(follow_symlinks=False).st_size
-                        total += size
-                        if len(entries) < limit:
-                            entries.append(FileEntry(os.path.relpath(entry.path, folder), size))
-                except OSError:
-                    continue
     entries.sort(key=lambda e: e.path)
     return entries, total
 
@@ -54,34 +77,109 @@ def version_size(version: Version) -> int:
     total = walk_files(version.path, limit=0)[1]
     if version.metadata_path is not None:
         with contextlib.suppress(OSError):
-            total += version.metadata_path.stat().st_size
+            total += os.lstat(version.metadata_path).st_size
     return total
 
 
-def removal_plan(version: Version, checkpoint: Checkpoint | None = None) -> tuple[list[Path], int]:
-    """What deleting would remove (paths) and how many bytes it frees."""
+def version_root(version: Version) -> Path:
+    """The root a version was scanned from (pass the real root where it is known)."""
+    return (version.metadata_path or version.path).parent
+
+
+def _inside(path: Path, root_real: str, what: str) -> None:
+    """Refuse unless `path` lies directly in a folder that resolves inside the root."""
+    parent = os.path.realpath(path.parent)
+    if parent != root_real and not parent.startswith(root_real.rstrip(os.sep) + os.sep):
+        raise Refused(f"{what} {path} is outside the root {root_real}")
+    if path.name in ("", ".", ".."):
+        raise Refused(f"{what} {path} does not name an entry inside the root")
+
+
+def _kind(path: Path) -> str | None:
+    """`dir`, `link`, `file` (anything else removable by unlink) or None when absent."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(mode):
+        return "link"
+    return "dir" if stat.S_ISDIR(mode) else "file"
+
+
+def removal_targets(
+    version: Version, checkpoint: Checkpoint | None = None, root: Path | None = None
+) -> list[Path]:
+    """What deleting would remove, after checking each path lies inside `root`.
+
+    Raises `Refused` for a version whose id is not a usable path component, a folder
+    that is not directly in the root (or is the root), a checkpoint inside a linked
+    version folder, or a metadata file that is not the version's own.
+    """
+    root_path = Path(root) if root is not None else version_root(version)
+    root_real = os.path.realpath(root_path)
+    problem = id_problem(version.id)
+    if problem is not None:
+        raise Refused(f"{version.id!r} is not a usable version id ({problem}): not deleted")
+    folder = version.path
+    if id_problem(folder.name) is not None or os.path.realpath(folder.parent) != root_real:
+        raise Refused(f"{folder} is not a folder directly inside the root {root_real}")
     if checkpoint is not None:
-        return [checkpoint.path], walk_files(checkpoint.path, limit=0)[1]
-    paths = [version.path]
-    if version.metadata_path is not None and version.metadata_path.exists():
-        paths.append(version.metadata_path)
-    return paths, version_size(version)
+        if _kind(folder) != "dir":
+            raise Refused(
+                f"{version.id}/ is not a real folder inside the root (a link?): its"
+                " checkpoints lie elsewhere and are not deleted"
+            )
+        if checkpoint.path.parent != folder or not _CHECKPOINT_NAME.match(checkpoint.path.name):
+            raise Refused(f"{checkpoint.path} is not a checkpoint folder of {version.id}")
+        _inside(checkpoint.path, root_real, "checkpoint")
+        return [checkpoint.path] if _kind(checkpoint.path) is not None else []
+    paths = [folder] if _kind(folder) is not None else []
+    meta = version.metadata_path
+    if meta is not None and _kind(meta) is not None:
+        if not _METADATA_NAME.match(meta.name) or os.path.realpath(meta.parent) != root_real:
+            raise Refused(f"{meta} is not a metadata file directly inside the root")
+        paths.append(meta)
+    return paths
 
 
-def delete(version: Version, checkpoint: Checkpoint | None = None) -> int:
+def removal_plan(
+    version: Version, checkpoint: Checkpoint | None = None, root: Path | None = None
+) -> tuple[list[Path], int]:
+    """What deleting would remove (paths) and how many bytes it frees.
+
+    A link is counted (and removed) as a link, never followed. Raises `Refused`.
+    Walks the folder: call it from a worker, not a UI thread.
+    """
+    paths = removal_targets(version, checkpoint, root)
+    total = 0
+    for path in paths:
+        if _kind(path) == "dir":
+            total += walk_files(path, limit=0)[1]
+        else:
+            with contextlib.suppress(OSError):
+                total += os.lstat(path).st_size
+    return paths, total
+
+
+def delete(
+    version: Version, checkpoint: Checkpoint | None = None, root: Path | None = None
+) -> int:
     """Remove a version (its folder and metadata file) or one checkpoint; return bytes freed.
 
-    Only paths inside the version's own folder, or its own metadata file, are touched.
+    Only paths inside the root are touched (see `removal_targets`); links are unlinked,
+    never followed. Raises `Refused` or `OSError`.
     """
-    paths, freed = removal_plan(version, checkpoint)
+    paths, freed = removal_plan(version, checkpoint, root)
     for path in paths:
-        if path.is_symlink() or path.is_file():
+        kind = _kind(path)  # again, just before removing: it may have changed
+        if kind == "dir":
+            shutil.rmtree(path)  # never follows links inside (fd-based on Linux)
+        elif kind is not None:
             path.unlink(missing_ok=True)
-        elif path.is_dir():
-            shutil.rmtree(path)
     if checkpoint is None and version.metadata_path is not None:
         lock = version.metadata_path.with_name(f".{version.metadata_path.name}.lock")
-        lock.unlink(missing_ok=True)
+        if _kind(lock) is not None:
+            lock.unlink(missing_ok=True)  # a link is removed as a link
     return freed
 
 

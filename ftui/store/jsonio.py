@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 MAX_JSON_BYTES = 64 * 1024 * 1024  # a metadata or trainer_state file larger than this is refused
+MAX_JSON_DEPTH = 64  # deeper nesting is refused: no file of ours nests past 5 levels, and
+# everything that formats or compares values may then recurse safely
 
 
 class ReadError(Exception):
@@ -74,13 +76,32 @@ def parse_json(data: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise ReadError(f"not UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text)  # NaN/Infinity load as floats: losses can be NaN
+        value = json.loads(text)  # NaN/Infinity load as floats: losses can be NaN
     except json.JSONDecodeError as exc:
         raise ReadError(
             f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
         ) from None
     except RecursionError:
-        raise ReadError("invalid JSON (nested too deeply)") from None
+        raise ReadError(f"invalid JSON (nested deeper than {MAX_JSON_DEPTH} levels)") from None
+    if (data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH) and too_deep(value):
+        raise ReadError(f"invalid JSON (nested deeper than {MAX_JSON_DEPTH} levels)")
+    return value
+
+
+def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when lists/objects in `value` nest more than `limit` levels (iterative)."""
+    if not isinstance(value, dict | list):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def read_json_object(path: Path | str, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from .fields import (
     parse_time,
 )
 from .history import load_checkpoint_history
+from .ids import invalid_id_version, is_valid_id
 from .jsonio import ReadError, read_json_object
 from .liveness import running_problem
 from .model import (
@@ -62,6 +63,7 @@ class FolderListing:
     files: frozenset[str]
     checkpoints: tuple[tuple[int, str], ...]  # (step, name), sorted by step
     exists: bool = True
+    link: str | None = None  # the folder is a symbolic link (to this): never walked into
 
 
 def scan(root: Path) -> list[Version]:
@@ -80,6 +82,9 @@ def iter_versions(root: Path) -> Iterator[Version]:
             metadata_ids.append(name[len(METADATA_PREFIX) : -len(".json")])
     claimed = set(metadata_ids)
     for version_id in metadata_ids:
+        if not is_valid_id(version_id):  # `metadata_.json` names the root: never a version
+            yield invalid_id_version(root, version_id, f"{METADATA_PREFIX}{version_id}.json")
+            continue
         yield read_described_version(root, version_id)
     for name in folders:
         if name in claimed or name.startswith(".") or _CHECKPOINT.match(name):
@@ -114,16 +119,19 @@ def _list_root(root: Path) -> Iterator[tuple[str, bool]]:
 
 
 def list_folder(path: Path) -> FolderListing:
-    """Files and checkpoint folders directly inside a version folder."""
+    """Files and checkpoint folders directly inside a version folder (links not followed)."""
     files: set[str] = set()
     checkpoints: list[tuple[int, str]] = []
+    link = _link_target(path)
+    if link is not None:
+        return FolderListing(frozenset(), (), exists=False, link=link)
     try:
         with os.scandir(path) as iterator:
             for entry in iterator:
                 match = _CHECKPOINT.match(entry.name)
                 if match:
                     try:
-                        if entry.is_dir():
+                        if entry.is_dir(follow_symlinks=False):
                             checkpoints.append((int(match[1]), entry.name))
                     except OSError:
                         pass
@@ -143,14 +151,24 @@ def probe_folder(path: Path) -> FolderListing:
     then found by opening them.
     """
     try:
-        st = os.stat(path)
+        st = os.lstat(path)
     except OSError:
         return FolderListing(frozenset(), (), exists=False)
+    if stat.S_ISLNK(st.st_mode):
+        return FolderListing(frozenset(), (), exists=False, link=_link_target(path) or "?")
     if not stat.S_ISDIR(st.st_mode):
         return FolderListing(frozenset(), (), exists=False)
     if st.st_nlink == 2:
         return FolderListing(frozenset(), ())
     return list_folder(path)
+
+
+def _link_target(path: Path) -> str | None:
+    """Where `path` points when it is a symbolic link, else None."""
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
 
 
 def read_described_version(root: Path, version_id: str) -> Version:
@@ -165,7 +183,10 @@ def read_described_version(root: Path, version_id: str) -> Version:
         meta = {}
     layout = Layout.FTUI if "schema_version" in meta else Layout.TUTORIAL
     listing = probe_folder(folder)
-    if not listing.exists:
+    if listing.link is not None:
+        link = f"a symbolic link to {listing.link}: not followed"
+        problems.append(Problem(f"{version_id}/", link))
+    elif not listing.exists:
         problems.append(Problem(f"{version_id}/", "version folder missing"))
 
     recorded = Status.parse(meta.get("status"))

@@ -7,8 +7,10 @@ beside it: the tutorial script's layout, so old and new versions are one format.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import stat
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -91,9 +93,23 @@ def create_metadata(root: Path, version_id: str, metadata: Mapping[str, Any]) ->
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """Serialise read-modify-write cycles on one metadata file across processes."""
+    """Serialise read-modify-write cycles on one metadata file across processes.
+
+    The lock file is opened without following links (a planted link would make us
+    create its target, anywhere) and must be a regular file.
+    """
     lock_path = path.with_name(f".{path.name}.lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(lock_path, flags, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            reason = "is a symbolic link; refusing to follow it"
+            raise WriteError(f"{lock_path.name} {reason}") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise WriteError(f"{lock_path.name} is not a regular file; refusing to use it")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -111,6 +127,8 @@ def update_metadata(
     in place. Keys the change does not name (including ones this version of ftui does not
     know) are kept as they were.
     """
+    if os.path.islink(path):
+        raise WriteError(f"{path.name} is a symbolic link; not rewriting it")
     try:
         with _locked(path):
             try:

@@ -21,7 +21,17 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, Tree
 
-from ftui.store import Metrics, RootError, Status, Version, WriteError, human_size, removal_plan
+from ftui.store import (
+    Metrics,
+    Refused,
+    RootError,
+    Status,
+    Version,
+    WriteError,
+    human_size,
+    one_line,
+    removal_plan,
+)
 from ftui.store import delete as delete_version
 from ftui.store.query import SORT_KEYS, Query, QueryError, parse_query, sort_versions
 from ftui.store.writer import set_notes, set_tags
@@ -300,7 +310,8 @@ class BrowserScreen(Screen[None]):
 
     @on(WorkFailed)
     def work_failed(self, message: WorkFailed) -> None:
-        self.app.notify(f"{message.what}: {message.reason}", severity="error", markup=False)
+        text = one_line(f"{message.what}: {message.reason}", 400)
+        self.app.notify(text, severity="error", markup=False)
 
     def select_version(self, version_id: str) -> None:
         """Select a version once it is in the tree (now, or after the next scan)."""
@@ -465,35 +476,63 @@ class BrowserScreen(Screen[None]):
                 f"{version.id} is still running: cancel it first", severity="warning", markup=False
             )
             return
-        paths, size = removal_plan(version, checkpoint)
+        self.removal_plan_worker(selection)
+
+    @work(thread=True, exclusive=True, group="delete", exit_on_error=False)
+    def removal_plan_worker(self, selection: Selection) -> None:
+        """Work out what `d` would remove (walks the folder: never on the UI thread)."""
+        try:
+            paths, size = removal_plan(selection.version, selection.checkpoint, root=self.root)
+        except Refused as exc:
+            self.post_message(WorkFailed(f"refused to delete {selection.label}", str(exc)))
+            return
+        except Exception as exc:  # user data must never take the app down
+            self.post_message(WorkFailed(f"deleting {selection.label}", f"{exc}"))
+            return
+        links = {path for path in paths if path.is_symlink()}
+        dirs = {path for path in paths if path.is_dir() and path not in links}
+        self.app.call_from_thread(self.confirm_delete, selection, paths, size, links, dirs)
+
+    def confirm_delete(
+        self, selection: Selection, paths: list[Path], size: int, links: set[Path], dirs: set[Path]
+    ) -> None:
+        if not paths:
+            self.app.notify(f"{one_line(selection.label)}: nothing left to delete", markup=False)
+            return
         body = Text("In ")
         body.append_text(plain(str(self.root), 300))
         body.append(" this removes:\n")
         for path in paths:
             name = path.relative_to(self.root) if path.is_relative_to(self.root) else path
+            suffix = " (a link: only the link)" if path in links else "/" if path in dirs else ""
             body.append("  ")
-            body.append_text(plain(str(name) + ("/" if path.is_dir() else ""), 200))
+            body.append_text(plain(str(name) + suffix, 200))
             body.append("\n")
         body.append(f"and frees {human_size(size)}. Nothing else is touched.")
-        what = "checkpoint" if checkpoint else "version"
+        what = "checkpoint" if selection.checkpoint else "version"
 
         def answer(yes: bool | None) -> None:
             if yes:
                 self.delete_worker(selection)
 
-        self.app.push_screen(ConfirmScreen(f"Delete {what} {selection.label}?", body), answer)
+        title = f"Delete {what} {one_line(selection.label, 120)}?"
+        self.app.push_screen(ConfirmScreen(title, body), answer)
 
     @work(thread=True, exclusive=True, group="delete", exit_on_error=False)
     def delete_worker(self, selection: Selection) -> None:
         try:
-            freed = delete_version(selection.version, selection.checkpoint)
+            freed = delete_version(selection.version, selection.checkpoint, root=self.root)
+        except Refused as exc:
+            self.post_message(WorkFailed(f"refused to delete {selection.label}", str(exc)))
+            return
         except OSError as exc:
             self.post_message(WorkFailed(f"deleting {selection.label}", exc.strerror or str(exc)))
             return
         self.app.call_from_thread(self.deleted, selection, freed)
 
     def deleted(self, selection: Selection, freed: int) -> None:
-        self.app.notify(f"deleted {selection.label} ({human_size(freed)} freed)", markup=False)
+        label = one_line(selection.label, 120)
+        self.app.notify(f"deleted {label} ({human_size(freed)} freed)", markup=False)
         self.marked = [k for k in self.marked if k != selection.key]
         self.rescan()
 
