@@ -56,17 +56,59 @@ def fmt_time(created: float | None) -> str:
         return "—"
 
 
-def fmt_value(value: Any, limit: int = 120) -> str:
-    """A metadata value on one line: lists joined, None as a dash, strings escaped."""
+class _Raw(str):
+    """Punctuation pushed by `fmt_value` itself (never a value from a file)."""
+
+
+def _scalar(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:g}"
-    if isinstance(value, list | tuple):
-        return one_line(", ".join(fmt_value(v, limit) for v in value), limit)
-    return one_line(str(value), limit)
+    return str(value)
+
+
+def fmt_value(value: Any, limit: int = 120) -> str:
+    """A metadata value on one line: lists joined, None as a dash, strings escaped.
+
+    Iterative and bounded: however deep or long the value, at most about `limit`
+    characters are produced, so a hostile file cannot recurse or stall the display.
+    """
+    parts: list[str] = []
+    length = 0
+    stack: list[Any] = [value]
+    top = True  # the outer list is joined bare (`a, b`); nested ones keep brackets
+    while stack and length <= limit:
+        item = stack.pop()
+        if isinstance(item, _Raw):
+            text = str(item)
+        elif isinstance(item, list | tuple | dict):
+            items = list(item.items())[: limit + 1] if isinstance(item, dict) else item[: limit + 1]
+            more = len(item) > len(items)
+            pushed: list[Any] = []
+            for i, entry in enumerate(items):
+                if i:
+                    pushed.append(_Raw(", "))
+                if isinstance(item, dict):
+                    pushed += [_Raw(f"{_scalar(entry[0])[:limit]}: "), entry[1]]
+                else:
+                    pushed.append(entry)
+            if more:
+                pushed.append(_Raw(", …"))
+            if not top or isinstance(item, dict):
+                opening, closing = ("{", "}") if isinstance(item, dict) else ("[", "]")
+                pushed = [_Raw(opening), *pushed, _Raw(closing)]
+            stack.extend(reversed(pushed))
+            top = False
+            continue
+        else:
+            text = _scalar(item)[: limit + 1]
+        top = False
+        parts.append(text)
+        length += len(text)
+    return one_line("".join(parts), limit)
 
 
 def status_text(status: Status) -> Text:

@@ -185,8 +185,10 @@ class FtuiApp(App[int]):
                 for event in events:
                     message = RunProgress if isinstance(event, Progress) else RunEventMessage
                     self.post_message(message(state.token, event))
-        except Exception as exc:
+        except Exception as exc:  # a log that is a FIFO, a device, unreadable...
             self.post_message(WorkFailed("following the run", f"{exc}"))
+            self.post_message(RunEnded(state.token, "stopped following", state.version_id))
+            return
         if state.stop.is_set():
             self.post_message(RunEnded(state.token, "stopped following", state.version_id))
 
@@ -268,5 +270,8 @@ class FtuiApp(App[int]):
 
 def run_app(root: Path) -> int:
     """Run the browser on `root` until the user quits; the exit code."""
-    result = FtuiApp(root).run()
-    return result if isinstance(result, int) else 0
+    app = FtuiApp(root)
+    result = app.run()
+    if isinstance(result, int):
+        return result
+    return app.return_code or 0  # 1 when Textual stopped on an unhandled error

@@ -7,12 +7,14 @@ view can be closed and reopened and show everything again.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ftui.store import safe_text
+from ftui.store import one_line
+from ftui.store.jsonio import ReadError, open_regular
 from ftui.train.events import (
     EVENTS_FILE,
     Cancelled,
@@ -28,6 +30,9 @@ from ftui.train.events import (
 )
 
 MAX_LOG_LINES = 5000
+MAX_LOSS_POINTS = 100_000  # a run logs far fewer; a hostile log cannot grow memory past this
+MAX_EVENT_LINE = 64 * 1024  # one event is a few hundred bytes
+MAX_READ_PER_POLL = 1024 * 1024
 FOLLOW_POLL_S = 0.25
 
 
@@ -56,7 +61,7 @@ class RunState:
         return self.status in ("starting", "running")
 
     def add_log(self, text: str) -> None:
-        self.log.extend(safe_text(line) for line in text.splitlines() or [""])
+        self.log.extend(one_line(line, 2000) for line in text.splitlines() or [""])
         if len(self.log) > MAX_LOG_LINES:
             del self.log[: len(self.log) - MAX_LOG_LINES]
 
@@ -74,9 +79,11 @@ class RunState:
             self.step, self.total = event.step, event.total
             self.epoch, self.eta_s = event.epoch, event.eta_s
         elif isinstance(event, LossPoint):
-            self.losses.append((event.split, event.step, event.loss))
+            if len(self.losses) < MAX_LOSS_POINTS:
+                self.losses.append((event.split, event.step, event.loss))
         elif isinstance(event, EpochSaved):
-            self.epoch_steps.append(event.step)
+            if len(self.epoch_steps) < MAX_LOSS_POINTS:
+                self.epoch_steps.append(event.step)
         elif isinstance(event, Finished):
             self.finish("completed", event.version_id)
         elif isinstance(event, Failed):
@@ -109,25 +116,53 @@ def follow_events(folder: Path, stop: threading.Event) -> Iterator[list[Event]]:
     """Tail `<folder>/events.jsonl` until a run-ending event or `stop`; yield new events.
 
     Only complete lines are parsed, so a writer caught mid-line is read on the next pass.
+    Bounded: at most `MAX_READ_PER_POLL` bytes per read and `MAX_EVENT_LINE` per line
+    (a longer line is skipped); a FIFO, device or socket is refused without blocking
+    (`ReadError`), so a log linked to /dev/zero or a pipe cannot eat memory or hang.
     """
     path = folder / EVENTS_FILE
     offset = 0
     pending = b""
+    skipping = False  # inside a line longer than MAX_EVENT_LINE: drop it up to its end
     while not stop.is_set():
-        try:
-            with open(path, "rb") as handle:
-                handle.seek(offset)
-                chunk = handle.read()
-        except OSError:
-            chunk = b""
-        if chunk:
-            offset += len(chunk)
-            pending += chunk
-            events, used = parse_event_lines(pending)
-            pending = pending[used:]
-            if events:
-                yield events
-                if any(isinstance(e, Finished | Failed | Cancelled) for e in events):
-                    return
+        chunk = read_new_bytes(path, offset, MAX_READ_PER_POLL)
+        if not chunk:
+            stop.wait(FOLLOW_POLL_S)
             continue
-        stop.wait(FOLLOW_POLL_S)
+        offset += len(chunk)
+        if skipping:
+            end = chunk.find(b"\n")
+            if end < 0:
+                continue
+            chunk, skipping = chunk[end + 1 :], False
+        pending += chunk
+        events, used = parse_event_lines(pending)
+        pending = pending[used:]
+        if len(pending) > MAX_EVENT_LINE:
+            pending, skipping = b"", True
+        if events:
+            yield events
+            if any(isinstance(e, Finished | Failed | Cancelled) for e in events):
+                return
+        if len(chunk) < MAX_READ_PER_POLL:
+            stop.wait(FOLLOW_POLL_S)
+
+
+def read_new_bytes(path: Path, offset: int, limit: int) -> bytes:
+    """Up to `limit` bytes of a regular file from `offset` (b"" while it is missing).
+
+    Opened non-blocking and checked with fstat before any read: anything but a regular
+    file raises `ReadError`.
+    """
+    try:
+        fd, _size = open_regular(path)
+    except ReadError as exc:
+        if str(exc) == "missing":
+            return b""  # not written yet
+        raise ReadError(f"{EVENTS_FILE}: {exc}") from None
+    try:
+        return os.pread(fd, limit, offset)
+    except OSError as exc:
+        raise ReadError(f"{EVENTS_FILE}: unreadable ({exc.strerror})") from None
+    finally:
+        os.close(fd)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ftui.store import Checkpoint, Version
+from ftui.store.lineage import analyse
 
 Key = tuple[str, str | None]
 
@@ -33,26 +34,17 @@ def build_forest(versions: Iterable[Version]) -> tuple[list[Version], dict[str, 
 
     A version nests under its parent when the parent is in the list; a lineage loop
     (a file claiming its own descendant as parent) puts its members at the top level.
+    Linear in the number of versions.
     """
     ordered = list(versions)
     by_id = {v.id: v for v in ordered}
+    looping = analyse(ordered).looping
     roots: list[Version] = []
     children: dict[str, list[Version]] = {}
     for version in ordered:
         parent_id = version.parent.version_id if version.parent else None
-        if parent_id is None or parent_id not in by_id or _in_loop(version, by_id):
+        if parent_id is None or parent_id not in by_id or version.id in looping:
             roots.append(version)
         else:
             children.setdefault(parent_id, []).append(version)
     return roots, children
-
-
-def _in_loop(version: Version, by_id: dict[str, Version]) -> bool:
-    seen = {version.id}
-    current = version
-    while current.parent is not None and current.parent.version_id in by_id:
-        current = by_id[current.parent.version_id]
-        if current.id in seen:
-            return True
-        seen.add(current.id)
-    return False

@@ -61,9 +61,7 @@ def walk_files(folder: Path, limit: int = MAX_LISTED_FILES) -> tuple[list[FileEn
                             size = entry.stat(follow_symlinks=False).st_size
                             total += size
                             if len(entries) < limit:
-                                entries.append(
-                                    FileEntry(os.path.relpath(entry.path, folder), size)
-                                )
+                                entries.append(FileEntry(os.path.relpath(entry.path, folder), size))
                     except OSError:
                         continue
         except OSError:  # unreadable, vanished, or failed mid-listing (/proc and friends)
@@ -161,9 +159,7 @@ def removal_plan(
     return paths, total
 
 
-def delete(
-    version: Version, checkpoint: Checkpoint | None = None, root: Path | None = None
-) -> int:
+def delete(version: Version, checkpoint: Checkpoint | None = None, root: Path | None = None) -> int:
     """Remove a version (its folder and metadata file) or one checkpoint; return bytes freed.
 
     Only paths inside the root are touched (see `removal_targets`); links are unlinked,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .fields import as_float, as_int
+from .ids import is_valid_id
 from .jsonio import ReadError, read_json_object
 from .model import Metrics, Problem, Version
 
@@ -96,7 +97,10 @@ def read_trainer_state(path: Path) -> LossHistory:
 
 
 def history_sources(version: Version) -> list[Path]:
-    """Where a version's history may be, best first."""
+    """Where a version's history may be, best first (none for an unusable id: its
+    "folder" would be the root or outside it)."""
+    if not is_valid_id(version.id):
+        return []
     paths = [version.path / TRAINER_STATE]
     paths += [c.path / TRAINER_STATE for c in sorted(version.checkpoints, key=lambda c: -c.step)]
     return paths

@@ -128,11 +128,36 @@ def event_from_dict(data: object) -> Event | None:
     cls = EVENT_TYPES.get(str(data.get("kind")))
     if cls is None:
         return None
-    names = {f.name for f in fields(cls)}
+    values = {}
+    for spec in fields(cls):
+        if spec.name in data:
+            value = data[spec.name]
+            if not _type_ok(str(spec.type), value):
+                return None  # e.g. a "log" whose text is a list: the app would trip on it
+            values[spec.name] = value
     try:
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return cls(**values)
     except TypeError:
         return None
+
+
+def _type_ok(annotation: str, value: object) -> bool:
+    """Whether a JSON value fits a field annotated `str`, `int`, `float`, `... | None`
+    or `dict[...]` (annotations are strings here: `from __future__ import annotations`)."""
+    if value is None:
+        return annotation.endswith("| None")
+    kind = annotation.split("|")[0].strip()
+    if isinstance(value, bool):
+        return False
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "int":
+        return isinstance(value, int)
+    if kind == "float":
+        return isinstance(value, int | float)
+    if kind.startswith("dict"):
+        return isinstance(value, dict)
+    return True
 
 
 def parse_event_lines(chunk: bytes) -> tuple[list[Event], int]:

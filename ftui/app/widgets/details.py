@@ -7,6 +7,7 @@ what a worker read afterwards (history, file sizes, a checkpoint's adapter).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import islice
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -16,8 +17,9 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ftui.store import AdapterInfo, Status, Version, human_size, safe_text
+from ftui.store import AdapterInfo, Status, Version, human_size, one_line, safe_text
 from ftui.store.comparison import flatten
+from ftui.store.text import preview
 
 from ..format import fmt_loss, fmt_time, fmt_value, plain, shape_text, status_text
 from ..messages import DetailsData
@@ -49,6 +51,8 @@ SHOWN_KEYS = frozenset(
     }
 )
 MAX_MODULES_SHOWN = 200
+MAX_NOTES_CHARS = 4000  # longer notes are cut, saying how long they are
+MAX_PROBLEMS_SHOWN = 50
 HEAD_ROWS = 4  # status, created, base model, layout: above the plot; the rest below it
 
 
@@ -65,8 +69,19 @@ def section(title: str, body: RenderableType) -> Group:
     return Group(Text(title, style="bold underline"), body)
 
 
+MAX_FIELDS_SHOWN = 500
+
+
 def mapping_rows(mapping: Mapping[str, Any]) -> list[tuple[str, Text | str]]:
-    return [(safe_text(str(k)), fmt_value(v)) for k, v in flatten(mapping).items()]
+    """Flattened fields, each key and value on one bounded line; at most
+    `MAX_FIELDS_SHOWN` of them (a metadata file may hold a million keys)."""
+    flat = flatten(mapping)
+    rows: list[tuple[str, Text | str]] = [
+        (one_line(str(k), 80), fmt_value(v)) for k, v in islice(flat.items(), MAX_FIELDS_SHOWN)
+    ]
+    if len(flat) > MAX_FIELDS_SHOWN:
+        rows.append(("…", f"{len(flat):,} fields in all"))
+    return rows
 
 
 def summary_rows(version: Version) -> list[tuple[str, Text | str]]:
@@ -102,12 +117,12 @@ def summary_rows(version: Version) -> list[tuple[str, Text | str]]:
         text = parent.version_id + (f"/{parent.checkpoint}" if parent.checkpoint else "")
         rows.append(("parent", plain(f"{text} ({parent.mode})")))
     rows.append(("tags", plain(", ".join(version.tags)) if version.tags else "—"))
-    notes = Text(safe_text(version.notes, keep_newlines=True)) if version.notes else Text("—")
+    notes = Text(preview(version.notes, MAX_NOTES_CHARS)) if version.notes else Text("—")
     rows.append(("notes", notes))
     if version.status is Status.RUNNING:
         rows.append(("live", Text("running: press w to follow it live", style="bold yellow")))
     if version.error:
-        rows.append(("error", Text(safe_text(version.error), style="bold red")))
+        rows.append(("error", Text(one_line(version.error, 1000), style="bold red")))
     return rows
 
 
@@ -186,9 +201,10 @@ class DetailsPane(VerticalScroll):
         head.append(field_table(rows[:HEAD_ROWS]))
         parts.append(field_table(rows[HEAD_ROWS:]))
         if version.problems:
-            problems = Text(
-                "\n".join(f"⚠ {safe_text(str(p))}" for p in version.problems), style="red"
-            )
+            shown = [f"⚠ {one_line(str(p), 500)}" for p in version.problems[:MAX_PROBLEMS_SHOWN]]
+            if len(version.problems) > MAX_PROBLEMS_SHOWN:
+                shown.append(f"… {len(version.problems):,} problems in all")
+            problems = Text("\n".join(shown), style="red")
             parts.append(section("problems", problems))
         data = version.metadata.get("data")
         if isinstance(data, Mapping) and data:
@@ -227,7 +243,8 @@ class DetailsPane(VerticalScroll):
             files.add_row(Text("…", style="dim"), "")
         body: list[RenderableType] = [files]
         if data.problems:
-            body.append(Text("\n".join(f"⚠ {safe_text(p)}" for p in data.problems), style="red"))
+            lines = "\n".join(f"⚠ {one_line(p, 500)}" for p in data.problems)
+            body.append(Text(lines, style="red"))
         title = f"files ({human_size(data.total_size)} on disk)"
         self.query_one("#details-files", Static).update(section(title, Group(*body)))
         self.query_one("#details-modules", Static).update(

@@ -14,6 +14,8 @@ from ftui.store import Version
 from ..format import checkpoint_label, version_label
 from ..selection import Key, Selection, build_forest
 
+MAX_DEPTH = 40  # nesting levels shown; deeper lineages continue at this level
+
 
 class VersionTree(Tree[Selection]):
     """Shows what it is given (`show_versions`); the screen handles what is highlighted."""
@@ -63,7 +65,7 @@ class VersionTree(Tree[Selection]):
         self.clear()
         self.nodes_by_key = {}
 
-        def add(parent: TreeNode[Selection], version: Version) -> None:
+        def add(parent: TreeNode[Selection], version: Version) -> TreeNode[Selection]:
             kids = children.get(version.id, [])
             key: Key = (version.id, None)
             # new rows with child versions start open; checkpoints start folded
@@ -79,13 +81,21 @@ class VersionTree(Tree[Selection]):
                 selection = Selection(version, checkpoint)
                 leaf = node.add_leaf(self._label(selection), selection)
                 self.nodes_by_key[selection.key] = leaf
-            for kid in kids:
-                add(node, kid)
+            return node
 
+        # Iterative, depth-first in the given order; a lineage deeper than MAX_DEPTH
+        # goes on at that depth (Textual's own tree walk recurses once per level).
         self._building = True
         try:
-            for version in roots:
-                add(self.root, version)
+            stack: list[tuple[TreeNode[Selection], Version, int]] = [
+                (self.root, v, 1) for v in reversed(roots)
+            ]
+            while stack:
+                parent, version, depth = stack.pop()
+                node = add(parent, version)
+                kids = children.get(version.id, [])
+                below, kid_depth = (node, depth + 1) if depth < MAX_DEPTH else (parent, depth)
+                stack.extend((below, kid, kid_depth) for kid in reversed(kids))
         finally:
             self._building = False
             self._invalidate()
