@@ -26,6 +26,9 @@ def _browse_parser() -> argparse.ArgumentParser:
     parser.add_argument("--check", action="store_true",
                         help="check every version without a terminal and exit")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="with --check: a JSON report")
+    parser.add_argument("--strict", action="store_true",
+                        help="with --check: failed or cancelled versions and warnings "
+                             "(e.g. a missing parent) also exit 1")  # fmt: skip
     parser.add_argument("--no-ui", action="store_true",
                         help="with --check: skip the headless pass of the app itself")  # fmt: skip
     parser.add_argument("--version", action="version", version=_version())
@@ -49,12 +52,12 @@ def _train_main(argv: list[str]) -> int:
     return commands.run_retrain_command(parser.parse_args(argv[1:]))
 
 
-def _check_main(root: Path, as_json: bool, with_app: bool) -> int:
+def _check_main(root: Path, as_json: bool, with_app: bool, strict: bool = False) -> int:
     from dataclasses import replace
 
     from ftui.store.check import check_root, dumps_report, format_report
 
-    report = check_root(root)
+    report = check_root(root, strict=strict)
     if with_app and report.error is None:
         from ftui.app.headless import run_headless_check
 
@@ -63,14 +66,24 @@ def _check_main(root: Path, as_json: bool, with_app: bool) -> int:
     return report.exit_code
 
 
+def _survive_any_encoding() -> None:
+    """Whatever stdout's encoding (`PYTHONIOENCODING=ascii:strict`, a C locale), print
+    what it cannot encode as escapes rather than die with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _survive_any_encoding()
     if argv and argv[0] in ("train", "retrain"):
         return _train_main(argv)
     args = _browse_parser().parse_args(argv)
     root = Path(args.root)
     if args.check:
-        return _check_main(root, args.json, with_app=not args.no_ui)
+        return _check_main(root, args.json, with_app=not args.no_ui, strict=args.strict)
     from ftui.app.main import run_app
 
     return run_app(root)

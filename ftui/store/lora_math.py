@@ -27,6 +27,21 @@ from .jsonio import ReadError
 from .model import AdapterInfo, LoraModule, TensorInfo
 
 _NUMPY_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2"}
+MAX_FACTOR_BYTES = 512 * 1024 * 1024  # r=256 × 256k vocab in F32 is 256 MiB
+
+
+def pread_exact(fd: int, size: int, offset: int) -> bytes:
+    """`size` bytes from `offset`, looping: one `pread` returns at most about 2 GiB on
+    Linux (and any read may return less). Shorter only at the end of the file."""
+    chunks: list[bytes] = []
+    done = 0
+    while done < size:
+        chunk = os.pread(fd, size - done, offset + done)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        done += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +60,7 @@ class FactorReader:
     def __init__(self, adapter: AdapterInfo) -> None:
         self.adapter = adapter
         try:
-            self._fd = os.open(adapter.path, os.O_RDONLY | os.O_CLOEXEC)
+            self._fd = os.open(adapter.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         except OSError as exc:
             raise ReadError(f"{adapter.path.name}: unreadable ({exc.strerror})") from None
         if os.fstat(self._fd).st_size != adapter.file_size:
@@ -64,7 +79,9 @@ class FactorReader:
         """
         if info.dtype != "BF16" and info.dtype not in _NUMPY_DTYPES:
             return None
-        data = os.pread(self._fd, info.nbytes, self.adapter.data_start + info.offset)
+        if info.nbytes > MAX_FACTOR_BYTES:  # no LoRA factor is this big: a sparse or
+            return None  # hostile file claiming gigabytes must not cost gigabytes
+        data = pread_exact(self._fd, info.nbytes, self.adapter.data_start + info.offset)
         if len(data) != info.nbytes:
             raise ReadError(f"{self.adapter.path.name}: truncated inside {info.name!r}")
         if info.dtype == "BF16":

@@ -88,7 +88,7 @@ def parse_settings(pairs: list[str]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise SpecError(f"--set {pair!r}: expected KEY=VALUE")
-        RunSpec.canonical_name(key)  # unknown keys fail here, naming the key
+        RunSpec.settable_name(key)  # unknown or flag-only keys fail here, naming the key
         settings[key.strip()] = value
     return settings
 

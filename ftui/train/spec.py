@@ -7,6 +7,7 @@ metadata (`spec`), and rebuilt from there to retrain. Pure standard library.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Mapping
@@ -44,6 +45,25 @@ ALIASES: Mapping[str, str] = {
     "max_seq_length": "max_length",
     "targets": "target_modules",
     "target": "target_modules",
+}
+
+# Settings `--set` refuses, and what to use instead.
+NOT_SETTABLE: Mapping[str, str] = {
+    "root": "use --root DIR",
+    "parent": "use `ftui retrain VERSION` to start from a version",
+    "parent_checkpoint": "use `ftui retrain VERSION --from-checkpoint N`",
+    "continue_from_parent": "use `ftui retrain VERSION --continue`",
+}
+# Upper bounds no real run reaches: a typo such as r=1e9 or batch_size=1e12 is refused
+# before a version is claimed, not discovered as an out-of-memory error later.
+LIMITS: Mapping[str, float] = {
+    "r": 4096,
+    "batch_size": 65536,
+    "grad_accum": 65536,
+    "max_length": 1 << 20,
+    "epochs": 10_000,
+    "logging_steps": 1 << 30,
+    "alpha": 1e6,
 }
 
 _NONE_WORDS = frozenset({"", "none", "null", "auto", "default"})
@@ -124,6 +144,22 @@ def _parse_modules(name: str, value: object) -> list[str] | None:
     if not items:
         raise SpecError(f"{name}: expected at least one module name")
     return list(dict.fromkeys(items))
+
+
+def model_width(config_path: Path) -> int | None:
+    """The hidden size a local model's config.json gives (None when it says none)."""
+    try:
+        with open(config_path, "rb") as handle:
+            config = json.loads(handle.read(1 << 20))
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(config, dict):
+        return None
+    for key in ("hidden_size", "n_embd", "d_model"):
+        value = config.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
 
 
 _PARSERS = {
@@ -244,6 +280,16 @@ class RunSpec:
             raise SpecError(f"unknown setting {key!r} (known: {known})")
         return name
 
+    @staticmethod
+    def settable_name(key: str) -> str:
+        """Like `canonical_name`, for a user's `--set KEY=…`: lineage and the root have
+        their own flags (a `--set` for them would be overwritten, i.e. silently ignored),
+        so they are refused, naming the flag to use."""
+        name = RunSpec.canonical_name(key)
+        if name in NOT_SETTABLE:
+            raise SpecError(f"--set {key}: not a setting; {NOT_SETTABLE[name]}")
+        return name
+
     def with_overrides(self, overrides: Mapping[str, Any]) -> RunSpec:
         """A copy with `overrides` applied; string values are parsed per field type."""
         changes: dict[str, Any] = {}
@@ -324,6 +370,11 @@ class RunSpec:
             raise SpecError(f"max_length must be at least 8 tokens, got {self.max_length!r}")
         if self.seed < 0 or self.logging_steps < 0:
             raise SpecError("seed and logging_steps must not be negative")
+        for name, limit in LIMITS.items():
+            if getattr(self, name) > limit:
+                raise SpecError(
+                    f"{name}={getattr(self, name):g} is beyond any real run (at most {limit:g})"
+                )
         if self.target_modules is not None and (
             not self.target_modules
             or not all(isinstance(m, str) and m for m in self.target_modules)
@@ -356,6 +407,12 @@ class RunSpec:
             raise SpecError(f"base model {model}: expected a model folder, found a file")
         if not (path / "config.json").is_file():
             raise SpecError(f"base model {model}: no config.json in this folder")
+        width = model_width(path / "config.json")
+        if width is not None and self.r > width:
+            raise SpecError(
+                f"r={self.r} is larger than the model's hidden size ({width}): "
+                f"a rank can be at most {width}"
+            )
 
     def _check_data(self) -> None:
         for value, role in ((self.data, "dataset"), (self.eval_data, "eval dataset")):
