@@ -9,7 +9,7 @@ from textual import on, work
 from textual.app import App
 from textual.binding import Binding
 
-from ftui.store import Status
+from ftui.store import Status, one_line
 from ftui.train.events import Event, Progress
 
 from .commands import ActionsProvider
@@ -215,6 +215,12 @@ class FtuiApp(App[int]):
         if isinstance(screen, RunScreen) and screen.state.token == token:
             return screen
         return None
+
+    @on(WorkFailed)
+    def work_failed(self, message: WorkFailed) -> None:
+        """The one place a worker's failure is shown (messages from screens bubble here)."""
+        text = one_line(f"{message.what}: {message.reason}", 400)
+        self.notify(text, severity="error", markup=False)
 
     @on(RunEventMessage)
     @on(RunProgress)

@@ -308,11 +308,6 @@ class BrowserScreen(Screen[None]):
     def details_loaded(self, message: DetailsLoaded) -> None:
         self.details.show_loaded(message.data)
 
-    @on(WorkFailed)
-    def work_failed(self, message: WorkFailed) -> None:
-        text = one_line(f"{message.what}: {message.reason}", 400)
-        self.app.notify(text, severity="error", markup=False)
-
     def select_version(self, version_id: str) -> None:
         """Select a version once it is in the tree (now, or after the next scan)."""
         key: Key = (version_id, None)

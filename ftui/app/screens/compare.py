@@ -246,7 +246,7 @@ class CompareScreen(Screen[None]):
 
     @on(WorkFailed)
     def failed(self, message: WorkFailed) -> None:
-        self.app.notify(f"{message.what}: {message.reason}", severity="error", markup=False)
+        # the app notifies (the message bubbles up to it): here, the pane says it too
         reason = Text(f"could not {message.what}: {safe_text(message.reason)}", style="red")
         target = "#compare-updates" if self.data is not None else "#compare-head"
         self.query_one(target, Static).update(reason)
