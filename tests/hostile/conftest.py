@@ -43,6 +43,7 @@ def run(args: list[str], timeout: float = TIMEOUT_S, **env: str) -> subprocess.C
         return subprocess.run(
             [sys.executable, *args], capture_output=True, text=True, timeout=timeout,
             env=child_env(**env), check=False, errors="replace",
+            cwd=HERE,  # not the repository: `-m ftui.cli` must import SRC's ftui
         )  # fmt: skip
     except subprocess.TimeoutExpired:
         pytest.fail(f"timed out after {timeout} s: {' '.join(args[:4])}")

@@ -9,7 +9,7 @@ Actions:
   tags ROOT ID                    set_tags on the version's metadata
   forest N                        build_forest over N chained versions
   updates ROOT A B MB             update norms of two versions (reads tensor data) under
-                                  an address-space cap of MB
+                                  an address-space cap of MB (0: with short preads)
   notes ROOT ID                   the notes cell of the details pane, as text
   app ROOT each|last KEYS…        the app, headless: select each row (or the last) in
                                   turn, press KEYS on it (e.g. `d y`), report the screens
@@ -40,7 +40,9 @@ def find(root: Path, version_id: str):  # type: ignore[no-untyped-def]
 
 
 def plan(root: Path, version_id: str, checkpoint: str | None = None, act: bool = False) -> None:
-    from ftui.store import Refused, delete, removal_plan
+    from ftui.store import disk
+
+    refused = getattr(disk, "Refused", ())  # absent before issue 10: nothing was refused
 
     version = find(root, version_id)
     ckpt = version.checkpoint(checkpoint) if checkpoint else None
@@ -49,13 +51,14 @@ def plan(root: Path, version_id: str, checkpoint: str | None = None, act: bool =
         from ftui.store import Checkpoint
 
         ckpt = Checkpoint(checkpoint, ckpt_path, int(checkpoint.split("-")[1]))
+    kwargs = {"root": root} if refused else {}
     try:
         if act:
-            out(freed=delete(version, ckpt, root=root))
+            out(freed=disk.delete(version, ckpt, **kwargs))
         else:
-            paths, size = removal_plan(version, ckpt, root=root)
+            paths, size = disk.removal_plan(version, ckpt, **kwargs)
             out(paths=[str(p) for p in paths], size=size)
-    except Refused as exc:
+    except refused as exc:
         out(refused=str(exc))
 
 
@@ -122,8 +125,16 @@ def forest(count: int) -> None:
 
 
 def updates(root: Path, a: str, b: str, megabytes: int) -> None:
-    limit = megabytes * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    """`megabytes` 0: no cap, but every pread returns at most 1 KiB (as one returns at
+    most ~2 GiB on Linux), to show that reads loop."""
+    if megabytes:
+        limit = megabytes * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    else:
+        import os
+
+        real = os.pread
+        os.pread = lambda fd, n, offset: real(fd, min(n, 1024), offset)  # type: ignore[assignment]
     from ftui.store.lora_math import update_stats
 
     va, vb = find(root, a), find(root, b)

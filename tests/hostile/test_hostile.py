@@ -78,7 +78,7 @@ def test_2_follower_refuses_a_fifo_without_blocking(build) -> None:
 
 def test_2_follower_memory_is_bounded_on_an_endless_line(build) -> None:
     root = build("events_one_huge_line")
-    result = probe("follow", str(root / GOOD), "4", "400", timeout=60)
+    result = probe("follow", str(root / GOOD), "4", "256", timeout=60)
     assert "error" not in result, result
     assert result["events"] == 0
 
@@ -234,19 +234,12 @@ def test_9_sparse_adapter_costs_no_gigabytes(build) -> None:
     assert os.stat(root / GOOD2 / "adapter_model.safetensors").st_size > claimed
 
 
-def test_9_large_reads_loop_over_short_preads(tmp_path: Path, monkeypatch) -> None:
-    """One pread returns at most ~2 GiB on Linux: shown here with a 1 KiB cap."""
-    from ftui.store import lora_math
-
-    path = tmp_path / "data"
-    path.write_bytes(bytes(range(256)) * 64)
-    real = os.pread
-    monkeypatch.setattr(lora_math.os, "pread", lambda fd, n, off: real(fd, min(n, 1024), off))
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        assert lora_math.pread_exact(fd, 10_000, 100) == path.read_bytes()[100:10_100]
-    finally:
-        os.close(fd)
+def test_9_reads_loop_over_short_preads(build) -> None:
+    """One pread returns at most ~2 GiB on Linux: shown with every pread cut to 1 KiB."""
+    root = build("failed_and_cancelled")  # two small real adapters (8 KB tensors)
+    result = probe("updates", str(root), GOOD, GOOD2, "0")
+    assert isinstance(result["stats"], list), result["stats"]  # not "truncated"
+    assert all(norm_a and norm_b for _, norm_a, norm_b in result["stats"])
 
 
 # -- 10. silence ----------------------------------------------------------------------------
