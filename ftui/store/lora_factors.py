@@ -27,6 +27,10 @@ GRAM_RELIABLE = 1e-10  # λ_min/λ_max of XᵀX below this: Householder QR inste
 NEGLIGIBLE = 1e-13  # singular values below this × σ_max × size are numerical zeros
 
 
+class NonFinite(ValueError):
+    """A factor holds NaN or infinite values: its update has no spectrum."""
+
+
 @dataclass(frozen=True, slots=True)
 class FactorBasis:
     """X = U·R with U = X·M orthonormal (n × q, q ≤ r the numerical rank of X)."""
@@ -85,6 +89,8 @@ def factor_basis(raw: np.ndarray, rows_are_rank: bool) -> FactorBasis:
     """The basis of a stored factor: B (out × r, `rows_are_rank=False`) or A (r × in)."""
     gram = gram_cols(raw) if rows_are_rank else gram_rows(raw)
     size = raw.shape[1] if rows_are_rank else raw.shape[0]
+    if not np.all(np.isfinite(gram)):
+        raise NonFinite("NaN or infinite values in the factors")
     eigenvalues, eigenvectors = np.linalg.eigh(gram)
     top = float(eigenvalues[-1]) if eigenvalues.size else 0.0
     if top <= 0.0:

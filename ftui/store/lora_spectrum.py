@@ -22,7 +22,7 @@ import numpy as np
 
 from .base_weights import BaseWeights
 from .lora_config import LABEL_DORA, LABEL_DORA_APPROX, LABEL_LORA, ModuleUpdate, module_updates
-from .lora_factors import low_rank_svd
+from .lora_factors import NonFinite, low_rank_svd
 from .model import AdapterInfo
 from .tensor_file import TensorFile, to_float64
 
@@ -30,6 +30,8 @@ from .tensor_file import TensorFile, to_float64
 def effective_rank(values: np.ndarray | tuple[float, ...]) -> float:
     """exp of the entropy of σᵢ/Σσ (Roy & Vetterli 2007); 0 for a zero update."""
     sigma = np.asarray(values, dtype=float)
+    if not np.all(np.isfinite(sigma)):
+        return math.nan
     sigma = sigma[sigma > 0]
     if sigma.size == 0:
         return 0.0
@@ -41,7 +43,7 @@ def energy_rank(values: np.ndarray | tuple[float, ...], fraction: float) -> int:
     """The fewest singular values whose squares add up to `fraction` of Σσ²."""
     energy = np.asarray(values, dtype=float) ** 2
     total = energy.sum()
-    if total <= 0:
+    if not total > 0 or not math.isfinite(total):
         return 0
     cumulative = np.cumsum(np.sort(energy)[::-1])
     return int(np.searchsorted(cumulative, fraction * total * (1 - 1e-12)) + 1)
@@ -65,7 +67,7 @@ class ModuleSpectrum:
 
     @property
     def frobenius(self) -> float:
-        return math.sqrt(sum(s * s for s in self.singular_values))
+        return math.sqrt(sum(s * s for s in self.singular_values))  # NaN stays NaN
 
     @property
     def spectral(self) -> float:
@@ -148,15 +150,23 @@ def analyse_module(
                 notes.append(f"base weight {list(stored.shape)} does not fit the adapter")
         elif base is not None:
             notes.append("base weight not found in the base model")
-    if dense_base is not None:
-        delta = dora_update(tensors, update, dense_base)
-        u, values, vt = np.linalg.svd(delta, full_matrices=False)
-        directions = Directions(True, u, vt.T)
-        label, method = LABEL_DORA, "dense"
-    else:
-        svd = low_rank_svd(tensors.raw(update.a), tensors.raw(update.b), update.scale)
-        values, method = svd.singular_values, svd.method
-        directions = Directions(False, svd.p_out, svd.p_in)
+    try:
+        if dense_base is not None:
+            delta = dora_update(tensors, update, dense_base)
+            if not np.all(np.isfinite(delta)):
+                raise NonFinite("NaN or infinite values in the update")
+            u, values, vt = np.linalg.svd(delta, full_matrices=False)
+            directions = Directions(True, u, vt.T)
+            label, method = LABEL_DORA, "dense"
+        else:
+            svd = low_rank_svd(tensors.raw(update.a), tensors.raw(update.b), update.scale)
+            values, method = svd.singular_values, svd.method
+            directions = Directions(False, svd.p_out, svd.p_in)
+    except (NonFinite, np.linalg.LinAlgError) as exc:
+        notes.append(str(exc))
+        values, method = np.array([math.nan]), "none"
+        empty = np.zeros((update.rank, 0))
+        directions = Directions(False, empty, empty)
     spectrum = ModuleSpectrum(
         name=update.name,
         kind=update.kind,
