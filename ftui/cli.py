@@ -80,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     _survive_any_encoding()
     if argv and argv[0] in ("train", "retrain"):
         return _train_main(argv)
+    if argv and argv[0] in ("inspect", "compare"):
+        from ftui.analytics_cli import main as analytics_main  # inspect/compare: issue 11
+
+        return analytics_main(argv)
     args = _browse_parser().parse_args(argv)
     root = Path(args.root)
     if args.check:

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .fields import as_float, as_int
 from .jsonio import ReadError
+from .lora_config import rank_and_alpha, scale_for
 from .model import AdapterInfo, LoraModule, TensorInfo
 
 _NUMPY_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2"}
@@ -95,12 +95,13 @@ class FactorReader:
 
 
 def module_scale(config: Mapping[str, Any], module: LoraModule) -> float:
-    """s = alpha / r (alpha / √r with rsLoRA), using the module's own rank."""
-    rank = module.rank or as_int(config.get("r")) or 1
-    alpha = as_float(config.get("lora_alpha"))
+    """s = alpha / r (alpha / √r with rsLoRA), with the module's own rank and its
+    `alpha_pattern` entry, as peft computes it (see `lora_config`)."""
+    pattern_rank, alpha = rank_and_alpha(config, module.name)
+    rank = module.rank or pattern_rank or 1
     if alpha is None:
         alpha = float(rank)
-    return alpha / math.sqrt(rank) if config.get("use_rslora") is True else alpha / rank
+    return scale_for(config, rank, alpha)
 
 
 def _factors(reader: FactorReader, module: LoraModule) -> tuple[np.ndarray, np.ndarray] | None:

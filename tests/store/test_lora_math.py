@@ -73,3 +73,15 @@ def test_missing_side_and_changed_file(tmp_path: Path) -> None:
 
     with pytest.raises(ReadError, match="changed on disk"):
         update_stats(info, {}, None, {})
+
+
+def test_alpha_pattern_sets_the_module_scale_as_peft_does(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(4, 16)), rng.normal(size=(48, 4))
+    info = read_adapter(write(tmp_path / "p.safetensors", a, b))
+    plain = {"r": 4, "lora_alpha": 8}
+    patterned = {**plain, "alpha_pattern": {"h.0.attn.c_attn": 32}}
+    (base,) = update_stats(info, plain, None, {})
+    (stats,) = update_stats(info, patterned, None, {})
+    assert stats.norm_a == pytest.approx(base.norm_a * 32 / 8)
+    assert stats.norm_a == pytest.approx(np.linalg.norm((32 / 4) * b @ a))
