@@ -48,33 +48,18 @@ class NameError_(Exception):  # noqa: N801 - not the builtin
     """A name that names no version (or checkpoint) in the root."""
 
 
-def _strip(name: str) -> str:
-    return name[2:] if name.startswith("v_") else name
-
-
 def resolve(root: Path, name: str) -> Any:
     """The `Side` a user's name means: `ID`, `v_ID`, `ID:checkpoint-N` or `ID:N`."""
     from ftui.store import RootError, scan, side_for
+    from ftui.store.naming import UnknownVersion, resolve_version
 
-    version_name, _, checkpoint_name = name.partition(":")
     try:
-        versions = scan(root)
+        resolved = resolve_version(scan(root), name)
     except RootError as exc:
         raise NameError_(str(exc)) from None
-    wanted = _strip(version_name.strip())
-    matches = [v for v in versions if _strip(v.id) == wanted]
-    if not matches:
-        known = ", ".join(v.id for v in versions[:8]) or "none"
-        raise NameError_(f"no version {version_name!r} in {root} (versions: {known})")
-    version = matches[0]
-    if not checkpoint_name:
-        return side_for(version)
-    step = checkpoint_name.strip().removeprefix("checkpoint-")
-    for checkpoint in version.checkpoints:
-        if step.isdigit() and checkpoint.step == int(step):
-            return side_for(version, checkpoint)
-    known = ", ".join(c.name for c in version.checkpoints) or "none"
-    raise NameError_(f"{version.id} has no checkpoint {checkpoint_name!r} (checkpoints: {known})")
+    except UnknownVersion as exc:
+        raise NameError_(f"{root}: {exc}") from None
+    return side_for(resolved.version, resolved.checkpoint)
 
 
 def finite(value: Any) -> Any:

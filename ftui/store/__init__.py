@@ -23,6 +23,8 @@ _EXPORTS: dict[str, str] = {
     "id_problem": "ids", "is_valid_id": "ids",
     "LossHistory": "history", "LossPoint": "history", "load_history": "history",
     "ReadError": "jsonio",
+    "Resolved": "naming", "UnknownVersion": "naming", "find_version": "naming",
+    "resolve_version": "naming",
     "AdapterInfo": "model", "Checkpoint": "model", "Layout": "model", "LoraModule": "model",
     "LoraSettings": "model", "Metrics": "model", "Parent": "model", "Problem": "model",
     "Status": "model", "TensorInfo": "model", "Version": "model",
@@ -78,6 +80,7 @@ if TYPE_CHECKING:
         TensorInfo,
         Version,
     )
+    from .naming import Resolved, UnknownVersion, find_version, resolve_version
     from .safetensors_header import read_adapter
     from .scanner import RootError, iter_versions, scan
     from .text import one_line, safe_text

@@ -30,6 +30,15 @@ def out(**values: object) -> None:
     print(json.dumps(values, default=str))
 
 
+def peak_rss_kb() -> int:
+    """This process's own peak resident memory (VmHWM). `ru_maxrss` would not do: Linux
+    carries it across exec, so a child of a large pytest starts at the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def find(root: Path, version_id: str):  # type: ignore[no-untyped-def]
     from ftui.store import scan
 
@@ -87,8 +96,7 @@ def follow(folder: Path, seconds: float, megabytes: int = 0) -> None:
         out(error=f"{type(exc).__name__}: {exc}", events=count)
         return
     stop.set()
-    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    out(events=count, max_rss_kb=usage)
+    out(events=count, max_rss_kb=peak_rss_kb())
 
 
 def tags(root: Path, version_id: str) -> None:
@@ -143,8 +151,7 @@ def updates(root: Path, a: str, b: str, megabytes: int) -> None:
         result: object = [[s.module, s.norm_a, s.norm_b] for s in stats]
     except Exception as exc:
         result = f"{type(exc).__name__}: {exc}"
-    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    out(stats=result, max_rss_kb=usage)
+    out(stats=result, max_rss_kb=peak_rss_kb())
 
 
 def notes(root: Path, version_id: str) -> None:
