@@ -41,15 +41,22 @@ def _version() -> str:
     return f"ftui {__version__}"
 
 
-def _train_main(argv: list[str]) -> int:
-    from ftui.train import commands
+# Each subcommand lives in its own module: `module:function`, called with the whole argv
+# (the subcommand's name first) and returning the exit code. Imported only when used.
+SUBCOMMANDS: dict[str, str] = {
+    "train": "ftui.train.commands:main",
+    "retrain": "ftui.train.commands:main",
+    "inspect": "ftui.analytics_cli:main",
+    "compare": "ftui.analytics_cli:main",
+}
 
-    parser = argparse.ArgumentParser(prog=f"ftui {argv[0]}")
-    if argv[0] == "train":
-        commands.add_train_arguments(parser)
-        return commands.run_train_command(parser.parse_args(argv[1:]))
-    commands.add_retrain_arguments(parser)
-    return commands.run_retrain_command(parser.parse_args(argv[1:]))
+
+def _subcommand_main(argv: list[str]) -> int:
+    import importlib
+
+    module_name, _, function = SUBCOMMANDS[argv[0]].partition(":")
+    run = getattr(importlib.import_module(module_name), function)
+    return int(run(argv))
 
 
 def _check_main(root: Path, as_json: bool, with_app: bool, strict: bool = False) -> int:
@@ -78,12 +85,8 @@ def _survive_any_encoding() -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     _survive_any_encoding()
-    if argv and argv[0] in ("train", "retrain"):
-        return _train_main(argv)
-    if argv and argv[0] in ("inspect", "compare"):
-        from ftui.analytics_cli import main as analytics_main  # inspect/compare: issue 11
-
-        return analytics_main(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return _subcommand_main(argv)
     args = _browse_parser().parse_args(argv)
     root = Path(args.root)
     if args.check:

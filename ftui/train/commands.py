@@ -216,8 +216,8 @@ def run_retrain_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m ftui.train.commands train|retrain …` (the same as `ftui train|retrain`)."""
-    parser = argparse.ArgumentParser(prog="python -m ftui.train.commands")
+    """`ftui train|retrain …` (also `python -m ftui.train.commands train|retrain …`)."""
+    parser = argparse.ArgumentParser(prog="ftui")
     commands = parser.add_subparsers(dest="command", required=True)
     add_train_arguments(commands.add_parser("train", help="train a new LoRA version"))
     add_retrain_arguments(commands.add_parser("retrain", help="retrain from a version"))
