@@ -109,7 +109,7 @@ def make_big_pair(root: Path) -> tuple[Path, int]:
         return root, sum(p.stat().st_size for p in root.rglob("adapter_model.safetensors"))
     shutil.rmtree(root, ignore_errors=True)
     for index, r in enumerate((256, 128)):
-        folder = write_version(root, f"v_2026010{index + 1}_000000", r=r, alpha=2 * r, seed=index)
+        folder = write_version(root, f"2026010{index + 1}_000000", r=r, alpha=2 * r, seed=index)
         tensors = lora_tensors(r, layers=4 if r == 256 else 8, hidden=4096, seed=index)
         save_file(tensors, str(folder / "adapter_model.safetensors"))
         config = (folder / "adapter_config.json").read_text().replace('"r": 8', f'"r": {r}')
