@@ -211,13 +211,13 @@ def main() -> int:
     baseline = statistics.median(python_startup() for _ in range(args.repeat))
     print(f"baseline: bare python start+exit           {baseline * 1000:7.0f} ms")
     samples = REPO / "sample_runs"
-    first, full = median_pty(samples, b"v_20", b"3 versions", args.repeat)
+    first, full = median_pty(samples, b" r8/a16 ", b"3 versions", args.repeat)
     print(
         f"sample_runs: tree on screen                {first * 1000:7.0f} ms"
         f"  ({first / baseline:.1f}x python start)"
     )
     synth = make_synthetic(cache / f"synth{args.n}", args.n)
-    first, full = median_pty(synth, b"v_20", f"{args.n} versions".encode(), args.repeat)
+    first, full = median_pty(synth, b" r8/a16 ", f"{args.n} versions".encode(), args.repeat)
     print(
         f"{args.n} versions: tree on screen         {first * 1000:7.0f} ms"
         f"  ({first / baseline:.1f}x python start)  target < 1000 ms"
