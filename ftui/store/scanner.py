@@ -382,6 +382,16 @@ def _check_ranks(
         problems.append(
             Problem(f"{label}/{ADAPTER_CONFIG}", f"r={config_r} but the metadata says r={meta_r}")
         )
+    if adapter is not None:
+        unpaired = [m for m in adapter.modules if m.a_shape is None or m.b_shape is None]
+        if unpaired:
+            shown = ", ".join(
+                f"{m.name} has lora_{'A' if m.b_shape is None else 'B'} but no "
+                f"lora_{'B' if m.b_shape is None else 'A'}"
+                for m in unpaired[:3]
+            )
+            more = f" (+{len(unpaired) - 3} more)" if len(unpaired) > 3 else ""
+            problems.append(Problem(f"{label}/{ADAPTER_WEIGHTS}", shown + more))
     expected = config_r if config_r is not None else meta_r
     if adapter is None or expected is None or not adapter.modules:
         return
