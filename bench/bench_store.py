@@ -2,12 +2,16 @@
 
     python bench/bench_store.py [--sizes 1000 10000] [--repeat 5] [--dir bench/out]
 
-For each N it writes N synthetic tutorial-layout versions once (metadata ~0.5 KB,
-adapter_config.json, a safetensors adapter with 24 LoRA tensors, trainer_state.json with
-100 log entries), then times, warm and interleaved:
-  scan   ftui.store.scan(root): metadata + adapter_config + validated header per version
-  floor  a bare loop over the same files: json.load + json.load + header read, no checks
-and prints the medians and their ratio. Targets: scan of 10,000 < 0.5 s, ratio < 1.5.
+For each N it writes N synthetic versions once, in the tutorial's real naming
+(`v_<stamp>/` + `metadata_<stamp>.json`; metadata ~0.5 KB, adapter_config.json, a
+safetensors adapter with 24 LoRA tensors, trainer_state.json with 100 log entries), then
+times, warm and interleaved:
+  scan        ftui.store.scan(root): metadata + adapter_config + validated header
+  floor       a bare loop: json.load of metadata and adapter_config + header read
+  check       what `ftui --check --no-ui` does: check_root(root) and its text report
+  check floor the bare loop plus json.load of trainer_state.json
+and prints the medians and their ratios. Targets: scan of 10,000 < 0.5 s; both ratios
+<= 1.5.
 """
 
 from __future__ import annotations
@@ -26,12 +30,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ftui.store import scan  # noqa: E402
+from ftui.store import check_root, scan  # noqa: E402
+from ftui.store.check import format_report  # noqa: E402
 from ftui.testing.synth import write_many  # noqa: E402
 
 
 def ensure_root(base: Path, n: int) -> Path:
-    root = base / f"versions_{n}"
+    root = base / f"tutorial_versions_{n}"
     done = root / ".complete"
     if not done.exists():
         import shutil
@@ -45,20 +50,35 @@ def ensure_root(base: Path, n: int) -> Path:
     return root
 
 
-def floor(root: Path) -> int:
-    """The same files read with no validation, no objects: the least any scan can do."""
+def floor(root: Path, with_history: bool = False) -> int:
+    """The same files read with no validation, no objects: the least any scan can do
+    (with `with_history`, the least a check can do: trainer_state.json too)."""
     count = 0
     for meta in root.glob("metadata_*.json"):
-        folder = root / meta.name[len("metadata_") : -len(".json")]
+        folder = root / ("v_" + meta.name[len("metadata_") : -len(".json")])
         with open(meta, "rb") as f:
             json.load(f)
         with open(folder / "adapter_config.json", "rb") as f:
             json.load(f)
+        if with_history:
+            with open(folder / "trainer_state.json", "rb") as f:
+                json.load(f)
         with open(folder / "adapter_model.safetensors", "rb") as f:
             (n,) = struct.unpack("<Q", f.read(8))
             json.loads(f.read(n))
         count += 1
     return count
+
+
+def check_floor(root: Path) -> int:
+    return floor(root, with_history=True)
+
+
+def check(root: Path) -> int:
+    """`ftui --check --no-ui root` without the printing: the report and its lines."""
+    report = check_root(root)
+    format_report(report)
+    return len(report.versions)
 
 
 def timed(fn, *args) -> float:
@@ -124,6 +144,14 @@ def main() -> None:
         print(f"N={n:>6}: scan {s * 1000:7.1f} ms   floor {f * 1000:7.1f} ms   "
               f"ratio {s / f:4.2f}   peak RSS {rss:5.1f} MB   "
               f"({s / n * 1e6:.1f} us/version)")  # fmt: skip
+        assert check(root) == n and check_floor(root) == n
+        checks, check_floors = [], []
+        for _ in range(args.repeat):
+            checks.append(timed(check, root))
+            check_floors.append(timed(check_floor, root))
+        c, cf = statistics.median(checks), statistics.median(check_floors)
+        print(f"N={n:>6}: check --no-ui {c * 1000:7.1f} ms   floor {cf * 1000:7.1f} ms   "
+              f"ratio {c / cf:4.2f}")  # fmt: skip
     print(
         f"this process: max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
     )

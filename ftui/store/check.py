@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .history import load_history
+from .history import check_history
 from .ids import is_valid_id
 from .lineage import analyse
 from .model import Problem, Status, Version
@@ -150,9 +150,9 @@ def check_version(version: Version) -> CheckedVersion:
     if not is_valid_id(version.id):  # nothing to read: its "folder" is not its own
         return CheckedVersion(version, tuple(problems), None)
     problems += non_finite_problems(version)
-    history, history_problems = load_history(version)
+    history, history_problems = check_history(version)
     problems += history_problems
-    bad = history.non_finite()
+    bad = history.non_finite
     if bad:
         source = Path(history.source).name if history.source else "loss history"
         more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
@@ -162,11 +162,10 @@ def check_version(version: Version) -> CheckedVersion:
         problems.append(base)
     final = version.final_loss
     if final is None:
-        metrics = history.metrics()
         final = (
-            metrics.final_eval_loss
-            if metrics.final_eval_loss is not None
-            else metrics.final_train_loss
+            history.final_eval_loss
+            if history.final_eval_loss is not None
+            else history.final_train_loss
         )
     return CheckedVersion(version, tuple(dict.fromkeys(problems)), final)
 

@@ -84,7 +84,7 @@ def read_folder(folder: Path, problems: list[Problem], label: str, required: boo
     """Config and weights of one folder, its rank checked against its own config."""
     config = read_config(folder, problems, label)
     adapter, kind = read_weights(folder, problems, label, required)
-    check_ranks(lora_settings({}, config), config, adapter, {}, problems, label)
+    check_ranks(config, adapter, {}, problems, label)
     return FolderWeights(config, adapter, kind)
 
 
@@ -106,7 +106,6 @@ def lora_settings(meta_lora: dict[str, Any], config: dict[str, Any]) -> LoraSett
 
 
 def check_ranks(
-    lora: LoraSettings,
     config: dict[str, Any],
     adapter: AdapterInfo | None,
     meta_lora: dict[str, Any],

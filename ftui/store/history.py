@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from .fields import as_float, as_int
 from .ids import is_valid_id
-from .jsonio import ReadError, read_json_object
+from .jsonio import ReadError, parse_json, read_bytes, read_json_object
 from .model import Checkpoint, Metrics, Problem, Version
 
 TRAINER_STATE = "trainer_state.json"
@@ -92,7 +93,7 @@ def parse_log_history(entries: object, source: str = "") -> LossHistory:
 
 def read_trainer_state(path: Path) -> LossHistory:
     """Read one `trainer_state.json`; raises `ReadError` when it is unreadable."""
-    state = read_json_object(path)
+    state = read_json_object(path, depth_limit=False)  # only the flat log entries are used
     return parse_log_history(state.get("log_history"), str(path))
 
 
@@ -143,6 +144,60 @@ def load_selection_history(version: Version, checkpoint: Checkpoint | None = Non
     if own.is_empty:
         own = load_history(version)[0]
     return history_until(own, checkpoint.step)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryCheck:
+    """What `--check` needs of a loss history: its final losses and every non-finite one."""
+
+    final_train_loss: float | None = None
+    final_eval_loss: float | None = None
+    non_finite: tuple[str, ...] = ()
+    source: str = ""
+
+
+def _last_finite(entries: list[Any], key: str) -> float | None:
+    """The last finite `key` of log entries that have a step (as `parse_log_history` reads
+    them), looking from the end: no point objects built."""
+    for entry in reversed(entries):
+        if type(entry) is dict and key in entry and as_int(entry.get("step")) is not None:
+            value = as_float(entry[key])
+            if value is not None and math.isfinite(value):
+                return value
+    return None
+
+
+def check_history(version: Version) -> tuple[HistoryCheck, list[Problem]]:
+    """The loss history as `--check` reads it: each file read once, and the full parse of
+    the log only when its bytes hold `NaN` or `Infinity` (the only way a loss in JSON text
+    can be non-finite)."""
+    problems: list[Problem] = []
+    for path in history_sources(version):
+        try:
+            data = read_bytes(path)
+            state = parse_json(data, depth_limit=False)
+            if not isinstance(state, dict):
+                raise ReadError(f"expected a JSON object, found {type(state).__name__}")
+        except ReadError as exc:
+            if str(exc) != "missing":
+                problems.append(Problem(_relative(path, version), str(exc)))
+            continue
+        entries = state.get("log_history")
+        if not isinstance(entries, list):
+            return HistoryCheck(source=str(path)), problems
+        bad: tuple[str, ...] = ()
+        if b"NaN" in data or b"Infinity" in data:
+            bad = tuple(parse_log_history(entries).non_finite())
+        final_eval = _last_finite(entries, "eval_loss") if b'"eval_loss"' in data else None
+        return HistoryCheck(_last_finite(entries, "loss"), final_eval, bad, str(path)), problems
+    history, more = load_history(version)  # the metadata's own log, if any (rare)
+    metrics = history.metrics()
+    return HistoryCheck(
+        metrics.final_train_loss,
+        metrics.final_eval_loss,
+        tuple(history.non_finite()),
+        history.source,
+    ), problems + more
 
 
 def load_checkpoint_history(path: Path) -> LossHistory:

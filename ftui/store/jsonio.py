@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,13 @@ def read_bytes(path: Path | str, limit: int = MAX_JSON_BYTES) -> bytes:
     return data
 
 
-def parse_json(data: bytes) -> Any:
-    """Parse UTF-8 JSON bytes, raising `ReadError` with a short reason."""
+def parse_json(data: bytes, depth_limit: bool = True) -> Any:
+    """Parse UTF-8 JSON bytes, raising `ReadError` with a short reason.
+
+    With `depth_limit`, nesting past `MAX_JSON_DEPTH` is refused so that everything that
+    formats or compares the value may recurse. Readers that only pick flat fields out of
+    a file (the loss log of trainer_state.json) turn it off: it costs more than the parse.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -83,9 +89,34 @@ def parse_json(data: bytes) -> Any:
         ) from None
     except RecursionError:
         raise ReadError(f"invalid JSON (nested deeper than {MAX_JSON_DEPTH} levels)") from None
-    if (data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH) and too_deep(value):
+    if (
+        depth_limit
+        and (data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH)
+        and (nesting_depth(data) > MAX_JSON_DEPTH)
+    ):
         raise ReadError(f"invalid JSON (nested deeper than {MAX_JSON_DEPTH} levels)")
     return value
+
+
+# A JSON string (valid JSON assumed: the text has been parsed already), unrolled so the
+# regex engine runs through plain characters without backtracking.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def nesting_depth(data: bytes) -> int:
+    """How deeply arrays and objects nest in `data`, which parsed as JSON: counted on the
+    bytes (strings removed, brackets kept), far faster than walking the parsed value."""
+    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        else:
+            depth -= 1
+    return deepest
 
 
 def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
@@ -104,9 +135,11 @@ def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
-def read_json_object(path: Path | str, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
+def read_json_object(
+    path: Path | str, limit: int = MAX_JSON_BYTES, depth_limit: bool = True
+) -> dict[str, Any]:
     """Read a JSON file whose top level must be an object."""
-    value = parse_json(read_bytes(path, limit))
+    value = parse_json(read_bytes(path, limit), depth_limit)
     if not isinstance(value, dict):
         raise ReadError(f"expected a JSON object, found {type(value).__name__}")
     return value

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .jsonio import ReadError, open_regular, too_deep
+from .jsonio import ReadError, nesting_depth, open_regular
 from .model import AdapterInfo, LoraModule, TensorInfo
 
 MAX_HEADER_BYTES = 100_000_000  # the safetensors library's limit (not 100 MiB)
@@ -149,7 +149,7 @@ def parse_header(raw: bytes) -> dict[str, Any]:
         raise ReadError("invalid JSON in the header (number out of range)") from None
     if not isinstance(header, dict):
         raise ReadError(f"header is not a JSON object but {type(header).__name__}")
-    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and too_deep(header, MAX_DEPTH):
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and nesting_depth(raw) > MAX_DEPTH:
         raise ReadError(f"header nested deeper than {MAX_DEPTH} levels")
     if b"\\u" in raw and _has_lone_surrogate(header):
         raise ReadError("header has a lone surrogate escape (not valid JSON text)")

@@ -329,7 +329,7 @@ def _read_contents(
     required = status is Status.COMPLETED and not listing.checkpoints
     config = read_config(folder, problems, label)
     adapter, kind = read_weights(folder, problems, label, required)
-    check_ranks(lora_settings(meta_lora, config), config, adapter, meta_lora, problems, label)
+    check_ranks(config, adapter, meta_lora, problems, label)
     checkpoints, newest_config = _checkpoints(folder, listing, epochs, label, problems)
     if kind == NONE and checkpoints:
         kind = checkpoints[-1].kind

@@ -88,3 +88,30 @@ def test_random_version_folders_scan_without_crashing(metadata: object, files: d
         from ftui.store import check_version
 
         check_version(version)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab\n'),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(alphabet='[]{}"\\ab', max_size=4), children, max_size=3)
+    ),
+    max_leaves=30,
+)
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+@given(json_values, st.booleans())
+def test_nesting_depth_on_bytes_equals_the_values_depth(value: object, indent: bool) -> None:
+    """Counted on the bytes (brackets inside strings ignored), as deep as the value."""
+    from ftui.store.jsonio import nesting_depth
+
+    text = json.dumps(value, indent=1 if indent else None, ensure_ascii=False).encode()
+    assert nesting_depth(text) == _depth(value)
