@@ -17,8 +17,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from .events import Cancelled, EpochSaved, Event, Failed, Finished, LogLine, Progress, Started
+from .events import (
+    Cancelled,
+    EpochSaved,
+    Event,
+    Failed,
+    Finished,
+    LogLine,
+    Metrics,
+    Progress,
+    Started,
+)
 from .hf_env import distributed_rank
+from .metrics import metric_line
 from .spec import RunSpec, SpecError
 
 EXIT_COMPLETED, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -104,6 +115,7 @@ class _Printer:
         self.quiet = quiet
         self.stream = stream or sys.stderr
         self._last_progress = 0.0
+        self._metrics: Metrics | None = None
 
     def __call__(self, event: Event) -> None:
         line = self.format(event)
@@ -113,6 +125,9 @@ class _Printer:
     def format(self, event: Event) -> str | None:
         if isinstance(event, LogLine):
             return event.text if event.level in ("info", "") else f"{event.level}: {event.text}"
+        if isinstance(event, Metrics):
+            self._metrics = event  # shown with the next progress line
+            return None
         if isinstance(event, Progress):
             now = time.monotonic()
             if event.step != event.total and now - self._last_progress < PROGRESS_EVERY_S:
@@ -120,7 +135,10 @@ class _Printer:
             self._last_progress = now
             eta = f", {event.eta_s:.0f}s left" if event.eta_s is not None else ""
             epoch = f" (epoch {event.epoch:.2f})" if event.epoch is not None else ""
-            return f"step {event.step}/{event.total}{epoch}{eta}"
+            metrics = metric_line(self._metrics)
+            return f"step {event.step}/{event.total}{epoch}{eta}" + (
+                f" · {metrics}" if metrics else ""
+            )
         if isinstance(event, Started):
             parent = f" from {event.parent}" if event.parent else ""
             return f"version {event.version_id}{parent}: {event.path}"

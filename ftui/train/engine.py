@@ -271,6 +271,8 @@ class _Run:
                 self.sink, self.stop, self._record_epochs, is_main=self.is_main
             )
             trainer = _build_trainer(prepared, make_trainer_callback(self.monitor))
+            if self.is_main:
+                self.monitor.meter = _metrics_meter(prepared, trainer, self.world)
             hf_env.refresh_log_filters()
             hw = prepared.hardware
             self.sink.log(
@@ -356,6 +358,35 @@ def _build_trainer(prepared: _Prepared, callback: Any) -> Any:
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     return trainer
+
+
+def _metrics_meter(prepared: _Prepared, trainer: Any, world: int) -> Any:
+    """The sampler of step time, throughput and GPU memory for this run (see metrics.py)."""
+    from .gpu import make_probe
+    from .metrics import MetricsMeter
+
+    spec = prepared.spec
+    return MetricsMeter(
+        samples_per_step=spec.batch_size * spec.grad_accum * max(world, 1),
+        tokens_per_sample=_mean_tokens(trainer.train_dataset, prepared.args.get("max_length")),
+        probe=make_probe(prepared.hardware.device),
+    )
+
+
+def _mean_tokens(dataset: Any, max_length: Any) -> float | None:
+    """Mean tokens per training example, from the Trainer's tokenized dataset (read from
+    its Arrow column once, so tokens/s costs nothing per step); None when not tokenized."""
+    try:
+        import pyarrow.compute as pc
+
+        column = dataset.data.column("input_ids")
+        lengths = pc.list_value_length(column)
+        if isinstance(max_length, int) and max_length > 0:
+            lengths = pc.min_element_wise(lengths, max_length)
+        count = len(lengths)
+        return float(pc.sum(lengths).as_py()) / count if count else None
+    except Exception:  # noqa: BLE001 - another dataset type: tokens/s is simply not shown
+        return None
 
 
 def _share_with_all_ranks(version_id: str | None, cpu: bool) -> str:
