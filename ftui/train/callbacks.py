@@ -50,6 +50,9 @@ class RunMonitor:
     ) -> None:
         self.sink = sink
         self.meter = meter if is_main else None
+        # Under a launcher: `agree(asked) -> stop now`, the same answer on every rank
+        # (dist_stop.StopAgreement); None for a single process.
+        self.agree: Callable[[bool], bool] | None = None
         self.stop = stop
         self.record_epochs = record_epochs
         self.progress_interval = progress_interval
@@ -79,6 +82,8 @@ class RunMonitor:
         """Called after every optimizer step; True when training must stop now."""
         self.last_step = step
         now = time.monotonic()
+        if self.meter is not None and self.meter.due(now, final=step == total):
+            self.sink.emit(self.meter.sample(now, step))  # before progress: shown with it
         if self.is_main and (
             step == total
             or step == self._start_step + 1
@@ -88,9 +93,10 @@ class RunMonitor:
             done = step - self._start_step
             eta = (now - self._start_time) / done * (total - step) if done > 0 else None
             self.sink.emit(Progress(step=step, total=total, epoch=_epoch_number(epoch), eta_s=eta))
-        if self.meter is not None and self.meter.due(now, final=step == total):
-            self.sink.emit(self.meter.sample(now, step))
-        if self.stop is not None and self.stop.is_set():
+        asked = self.stop is not None and self.stop.is_set()
+        if self.agree is not None:  # several processes: all stop after the same step
+            asked = self.agree(asked) or self.stopped_at is not None
+        if asked:
             if self.stopped_at is None:
                 self.stopped_at = step
                 if self.is_main:

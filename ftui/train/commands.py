@@ -58,6 +58,23 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
     "--seed": ("seed", "random seed"),
     "--precision": ("precision", "auto, fp32, bf16 or fp16 (auto: bf16 where supported)"),
     "--device": ("device", "auto, cpu or cuda"),
+    "--nproc-per-node": (
+        "nproc_per_node",
+        "processes per node, usually one per GPU: more than 1 launches torchrun",
+    ),
+    "--nnodes": ("nnodes", "nodes taking part (more than 1 needs --rdzv-endpoint)"),
+    "--rdzv-endpoint": ("rdzv_endpoint", "HOST:PORT of the rendezvous (multi-node runs)"),
+    "--accelerate-config": (
+        "accelerate_config",
+        "an `accelerate config` file (FSDP, DeepSpeed): runs through `accelerate launch`",
+    ),
+}
+# Spellings other tools use for the same flags.
+FLAG_ALIASES: dict[str, list[str]] = {
+    "--lr": ["--learning-rate"],
+    "--nproc-per-node": ["--nproc_per_node"],
+    "--rdzv-endpoint": ["--rdzv_endpoint"],
+    "--accelerate-config": ["--accelerate_config"],
 }
 
 
@@ -73,7 +90,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `ftui train`."""
     for flag, (name, text) in TRAIN_FLAGS.items():
-        aliases = [flag, "--learning-rate"] if flag == "--lr" else [flag]
+        aliases = [flag, *FLAG_ALIASES.get(flag, [])]
         parser.add_argument(
             *aliases, dest=f"spec_{name}", default=None, metavar=name.upper(), help=text
         )
@@ -178,9 +195,14 @@ def run_spec(spec: RunSpec, quiet: bool = False, run: Callable[..., Any] | None 
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if run is None:
-        from .engine import run_training
+        from .launch import run_launched, under_launcher
 
-        run = run_training
+        if spec.needs_launcher and not under_launcher():
+            run = run_launched  # torchrun / accelerate launch, then follow rank 0
+        else:
+            from .engine import run_training
+
+            run = run_training
     stop = threading.Event()
     printer = _Printer(quiet)
     with _ctrl_c_stops(stop, sys.stderr):

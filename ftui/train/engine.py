@@ -85,6 +85,7 @@ class _Prepared:
     hardware: Any
     args: dict[str, Any]
     lora: dict[str, Any]
+    world: int = 1  # processes training together (torchrun / accelerate launch)
 
 
 class _Run:
@@ -158,6 +159,13 @@ class _Run:
             self.spec.validate()
         except SpecError as exc:
             return self.fail(str(exc))
+        from .launch import under_launcher
+
+        if self.spec.needs_launcher and not under_launcher():
+            return self.fail(
+                f"{self.spec.world_size} processes need a launcher: start the run with "
+                "`ftui train` (it runs torchrun or accelerate launch) or launch.run_launched"
+            )
         if not _run_lock.acquire(blocking=False):
             self.sink.log("another run in this process is training: waiting for it to finish")
             while not _run_lock.acquire(timeout=0.5):
@@ -230,7 +238,14 @@ class _Run:
             spec, hardware, examples.num_train, bool(examples.eval), max_length, self.world
         )
         return _Prepared(
-            spec, examples, tokenizer, peft_model, hardware, args, modelprep.lora_record(peft_model)
+            spec,
+            examples,
+            tokenizer,
+            peft_model,
+            hardware,
+            args,
+            modelprep.lora_record(peft_model),
+            self.world,
         )
 
     def _claim(self, prepared: _Prepared) -> None:
@@ -273,13 +288,22 @@ class _Run:
             trainer = _build_trainer(prepared, make_trainer_callback(self.monitor))
             if self.is_main:
                 self.monitor.meter = _metrics_meter(prepared, trainer, self.world)
+            agreement = _stop_agreement(self.world)
+            self.monitor.agree = agreement
             hf_env.refresh_log_filters()
             hw = prepared.hardware
+            processes = ""
+            if self.world > 1:
+                batch = spec.batch_size * spec.grad_accum * self.world
+                processes = f" x {self.world} processes (global batch {batch})"
             self.sink.log(
                 f"training {examples.num_train} examples ({examples.num_eval} eval) for "
-                f"{spec.epochs:g} epochs on {hw.device} ({hw.precision}): {spec.summary()}"
+                f"{spec.epochs:g} epochs on {hw.device} ({hw.precision}){processes}: "
+                f"{spec.summary()}"
             )
             output = trainer.train()
+            if agreement is not None:
+                agreement.close()
             if self.monitor.stopping or (self.stop is not None and self.stop.is_set()):
                 return self.cancelled(trainer, self.monitor.stopped_at or self.monitor.last_step)
             return self._complete(trainer, output)
@@ -358,6 +382,12 @@ def _build_trainer(prepared: _Prepared, callback: Any) -> Any:
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     return trainer
+
+
+def _stop_agreement(world: int) -> Any:
+    from .dist_stop import make_agreement
+
+    return make_agreement(world)
 
 
 def _metrics_meter(prepared: _Prepared, trainer: Any, world: int) -> Any:
