@@ -46,7 +46,7 @@ from .spec import RunSpec, SpecError
 STOP_FILE_ENV = "FTUI_STOP_FILE"
 LAUNCHED_ENV = "FTUI_LAUNCHED"  # set for the launched processes: never launch again
 STOP_POLL_S = 0.5
-ABORT_GRACE_S = 15.0
+ABORT_GRACE_S = 40.0  # torchrun itself kills workers 30 s after passing on a SIGTERM
 KEPT_STDERR_LINES = 200
 _ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception)\b:?")
 
@@ -125,13 +125,14 @@ def run_launched(
     for thread in threads:
         thread.start()
     try:
-        assert process.stdout is not None
         watch.read_stdout(process.stdout)
         code = process.wait()
     except KeyboardInterrupt:  # a second Ctrl+C: end every process now
         emit(LogLine(text="aborting all processes", level="warning"))
+        watch.aborted = True  # torchrun's own traceback about the signal is noise now
         code = _abort(process)
-        watch.aborted = True
+        with contextlib.suppress(OSError, ValueError):
+            watch.read_stdout(process.stdout)  # rank 0's last events (it ends `cancelled`)
     finally:
         for thread in threads:
             thread.join(timeout=2)
@@ -155,8 +156,8 @@ class _Watch:
         with self._lock:
             self.emit(event)
 
-    def read_stdout(self, stream: IO[str]) -> None:
-        for line in stream:
+    def read_stdout(self, stream: IO[str] | None) -> None:
+        for line in stream or ():
             event = _parse(line)
             if event is None:
                 if line.strip():
@@ -173,7 +174,8 @@ class _Watch:
             text = line.rstrip()
             if text:
                 self.stderr.append(text)
-                self._send(LogLine(text=text))
+                if not self.aborted:
+                    self._send(LogLine(text=text))
 
     def reason(self, code: int) -> str:
         for line in reversed(self.stderr):
@@ -222,7 +224,8 @@ def _forward_stop(
 
 
 def _abort(process: subprocess.Popen[str]) -> int:
-    """SIGTERM to the launcher's whole session, SIGKILL after a grace period."""
+    """SIGTERM to the launcher's session (torchrun passes it on to every worker, which then
+    stops at once, and kills them 30 s later if need be); SIGKILL after a grace period."""
     for sig, wait in ((signal.SIGTERM, ABORT_GRACE_S), (signal.SIGKILL, 5.0)):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, sig)
@@ -278,10 +281,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     is_main = distributed_rank()[0] == 0
     stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop.is_set():  # asked to stop already: this one means now
+            raise KeyboardInterrupt
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    if is_main:
-        _watch_stop_file(os.environ.get(STOP_FILE_ENV), stop)
+        signal.signal(sig, on_signal)
+    # Every rank of this node watches (rank 0 alone would do: the stop agreement tells
+    # the others), so a following SIGTERM from torchrun ends all of them at once.
+    _watch_stop_file(os.environ.get(STOP_FILE_ENV), stop)
     result = run_training(spec, _stdout_events() if is_main else None, stop)
     return 0 if result.status in ("completed", "cancelled") else 1  # the parent reads events
 
