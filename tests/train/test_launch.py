@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ftui.store.check import check_root
+from ftui.store.naming import folder_name
 from ftui.train.engine import run_training
 from ftui.train.events import Event, Metrics, Progress, Started, parse_event_lines
 from ftui.train.launch import launcher_command, run_launched, under_launcher
@@ -110,13 +111,13 @@ def test_two_processes_through_ftui_train_give_one_healthy_version(
     assert len(ids) == 1  # the parent prints the id once
     version_id = ids[0]
     assert [p.name for p in root.glob("metadata_*.json")] == [f"metadata_{version_id}.json"]
-    assert [p.name for p in root.iterdir() if p.is_dir()] == [version_id]
+    assert [p.name for p in root.iterdir() if p.is_dir()] == [folder_name(version_id)]
     meta = json.loads((root / f"metadata_{version_id}.json").read_text())
     assert meta["status"] == "completed" and meta["error"] is None
     assert (meta["spec"]["nproc_per_node"], meta["spec"]["world_size"]) == (2, 2)
     assert meta["spec"]["global_batch"] == 16
     assert [e["checkpoint"] for e in meta["epochs"]] == ["checkpoint-3"]  # 48 / (8 x 2 ranks)
-    events = _events(root / version_id)
+    events = _events(root / folder_name(version_id))
     assert sum(isinstance(e, Started) for e in events) == 1
     metrics = [e for e in events if isinstance(e, Metrics)]
     assert metrics and metrics[-1].step == 3 and metrics[-1].samples_per_s
