@@ -121,7 +121,7 @@ def version_label(version: Version, marked: bool = False) -> Text:
     label.append("● " if marked else "  ", style="bold")
     label.append(STATUS_SYMBOL[version.status] + " ", style=STATUS_STYLE[version.status])
     label.append(safe_text(version.id))
-    label.append(f" {version.lora.short()}", style="cyan")
+    label.append(f" {version.weights_label}", style="cyan")
     label.append(f" {fmt_loss(version.final_loss)}")
     return label
 

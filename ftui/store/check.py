@@ -207,19 +207,11 @@ def _loss(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def weights_label(version: Version) -> str:
-    """`r8/a16` for an adapter; `merged` for a full model; `pickle` for an unread
-    adapter_model.bin."""
-    if version.kind in ("merged", "pickle") and version.lora.r is None:
-        return version.kind
-    return version.lora.short()
-
-
 def format_line(item: CheckedVersion) -> str:
     v = item.version
     line = (
         f"{one_line(v.id, 40):<22} {item.status.value:<11} "
-        f"{one_line(v.base_model or '?', 30):<16} {one_line(weights_label(v), 20):<9} "
+        f"{one_line(v.base_model or '?', 30):<16} {one_line(v.weights_label, 20):<9} "
         f"loss {_loss(item.final_loss)}"
     )
     if item.problems:
@@ -269,6 +261,8 @@ def report_json(report: CheckReport) -> dict[str, Any]:
                 "status": item.status.value,
                 "layout": item.version.layout.value,
                 "kind": item.version.kind,
+                "folder": item.version.path.name,
+                "metadata": item.version.metadata_path.name if item.version.metadata_path else None,
                 "base_model": item.version.base_model,
                 "r": item.version.lora.r,
                 "lora_alpha": _finite(item.version.lora.alpha),

@@ -211,6 +211,14 @@ class Version:
     kind: str = "lora"
 
     @property
+    def weights_label(self) -> str:
+        """`r8/a16` for an adapter; `merged` for a full model and `pickle` for an unread
+        adapter_model.bin when no LoRA settings are known."""
+        if self.kind in ("merged", "pickle") and self.lora.r is None:
+            return self.kind
+        return self.lora.short()
+
+    @property
     def final_loss(self) -> float | None:
         """The loss users mean by "final": eval when there is one, else train."""
         m = self.metrics

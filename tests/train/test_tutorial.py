@@ -102,6 +102,8 @@ def test_check_exits_0_in_text_json_and_with_the_app_pass(
     assert {v["id"] for v in report["versions"]} == ids and all(
         v["healthy"] and v["layout"] == "tutorial" for v in report["versions"]
     )
+    for v in report["versions"]:
+        assert (v["folder"], v["metadata"]) == (f"v_{v['id']}", f"metadata_{v['id']}.json")
 
 
 def test_the_pair_compares_rank_4_to_8_per_module(tutorial: Tutorial) -> None:

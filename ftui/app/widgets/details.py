@@ -84,13 +84,21 @@ def mapping_rows(mapping: Mapping[str, Any]) -> list[tuple[str, Text | str]]:
     return rows
 
 
+# What a version's weights are, when they are not a readable LoRA adapter.
+WEIGHT_KINDS = {
+    "merged": ", a merged full model (no adapter)",
+    "pickle": ", adapter_model.bin (pickle, not read)",
+    "": ", no weights found",
+}
+
+
 def summary_rows(version: Version) -> list[tuple[str, Text | str]]:
     lora = version.lora
     rows: list[tuple[str, Text | str]] = [
         ("status", status_text(version.status)),
         ("created", fmt_time(version.created)),
         ("base model", fmt_value(version.base_model)),
-        ("layout", version.layout.value),
+        ("layout", version.layout.value + WEIGHT_KINDS.get(version.kind, "")),
         (
             "LoRA",
             f"r={fmt_value(lora.r)} alpha={fmt_value(lora.alpha)} "
