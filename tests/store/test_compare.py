@@ -76,3 +76,21 @@ def test_ftui_versions_compare_their_spec_once_and_results_apart() -> None:
     assert not [k for k in keys if k.split(".")[0] in ("metrics", "training_args", "lora_config")]
     names = [name for name, _, _ in metric_pairs(result)]
     assert names[:2] == ["final_train_loss", "final_eval_loss"]
+
+
+def test_two_checkpoints_compare_with_their_own_losses() -> None:
+    """Each side is the checkpoint: its loss at its step, its history up to it."""
+    from ftui.store.comparison import metric_pairs
+    from ftui.store.history import load_history, load_selection_history
+
+    samples = Path(__file__).resolve().parents[2] / "sample_runs"
+    version = next(v for v in scan(samples) if len(v.checkpoints) >= 2)
+    first, last = version.checkpoints[0], version.checkpoints[-1]
+    pairs = {n: (a, b) for n, a, b in metric_pairs(compare(side_for(version, first),
+                                                            side_for(version, last)))}  # fmt: skip
+    assert pairs["final_train_loss"] == (first.train_loss, last.train_loss)
+    assert pairs["final_eval_loss"] == (first.eval_loss, last.eval_loss)
+    assert first.eval_loss != last.eval_loss
+    early = load_selection_history(version, first)
+    assert early.train and max(p.step for p in early.train) <= first.step
+    assert max(p.step for p in load_history(version)[0].train) > first.step
