@@ -108,6 +108,7 @@ class FtuiApp(App[int]):
                 selection.version.id,
                 checkpoint,
                 continue_training=checkpoint is not None,
+                versions=[selection.version],  # already read: no rescan of the root
             )
         except SpecError as exc:
             self.notify(f"cannot retrain {selection.label}: {exc}", severity="error", markup=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,16 +29,20 @@ def _checkpoints(folder: Path) -> list[str]:
     return sorted(found, key=lambda name: int(name.rsplit("-", 1)[1]))
 
 
-def _resolve(root: Path, name: str) -> tuple[Version, str | None]:
+def _resolve(
+    root: Path, name: str, versions: Iterable[Version] | None = None
+) -> tuple[Version, str | None]:
     """The version `name` means (`<id>`, `v_<id>`, `<id>:checkpoint-N`, `<id>:N`) and the
-    checkpoint the name carries, through the one resolver every command uses."""
+    checkpoint the name carries, through the one resolver every command uses. `versions`
+    (already read, e.g. the app's selection) saves scanning the root."""
     from ftui.store.naming import UnknownVersion, resolve_version, split_checkpoint
     from ftui.store.scanner import RootError, scan
 
-    try:
-        versions = scan(root)
-    except RootError as exc:
-        raise SpecError(str(exc)) from None
+    if versions is None:
+        try:
+            versions = scan(root)
+        except RootError as exc:
+            raise SpecError(str(exc)) from None
     version_name, checkpoint = split_checkpoint(name)
     try:
         resolved = resolve_version(versions, version_name)
@@ -128,17 +132,19 @@ def spec_for_retrain(
     checkpoint: str | None = None,
     overrides: Mapping[str, str] | None = None,
     continue_training: bool = False,
+    versions: Iterable[Version] | None = None,
 ) -> RunSpec:
     """The spec of `version_id` with `overrides` applied, as a child of that version.
 
-    `checkpoint` (a step number or `checkpoint-<step>`) records where the child starts;
+    `version_id` is any name of it (`<id>`, `v_<id>`, `<id>:N`). `checkpoint` (a step
+    number or `checkpoint-<step>`) records where the child starts;
     with `continue_training` training starts from that adapter's weights (the version's
     final adapter when no checkpoint is given), else fresh from the base model.
     Raises `SpecError` with a one-line reason.
     """
     root = Path(root).expanduser().resolve()
     name = version_id
-    version, named_checkpoint = _resolve(root, name)
+    version, named_checkpoint = _resolve(root, name, versions)
     version_id = version.id
     record = _read_metadata(version, version_id)
     folder = _folder_of(version)

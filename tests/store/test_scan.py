@@ -254,3 +254,14 @@ def test_two_metadata_files_for_one_folder_give_one_version(root: Path) -> None:
     assert [v.id for v in versions] == ["20260102_100000", "20260101_100000"]
     (problem,) = versions[0].problems
     assert problem.file == legacy.name and "metadata_20260102_100000.json" in problem.reason
+
+
+def test_a_linked_v_folder_in_the_tutorial_naming_is_not_followed(root: Path) -> None:
+    """`v_<id>` as a symbolic link (here to the other version): named, never read."""
+    folder = root / "v_20260102_100000"
+    shutil.rmtree(folder)
+    folder.symlink_to(root / "v_20260101_100000")
+    bad = by_id(root)["20260102_100000"]
+    assert bad.status is Status.DAMAGED and bad.adapter is None
+    assert [p.file for p in bad.problems] == ["v_20260102_100000/"]
+    assert "symbolic link" in bad.problems[0].reason
