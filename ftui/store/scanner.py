@@ -72,22 +72,28 @@ def scan(root: Path) -> list[Version]:
 
 
 def iter_versions(root: Path) -> Iterator[Version]:
-    """Yield versions as they are read (for incremental display)."""
-    metadata_ids: list[str] = []
-    folders: list[str] = []
-    for name, is_dir in _list_root(root):
-        if is_dir:
-            folders.append(name)
-        elif name.startswith(METADATA_PREFIX) and name.endswith(".json"):
-            metadata_ids.append(name[len(METADATA_PREFIX) : -len(".json")])
+    """Yield versions as they are read (for incremental display), newest id first.
+
+    Ids are timestamps (`v_20260415_143022`, the tutorial's `20260415_143022`), so the
+    first versions read are, as a rule, the ones a newest-first list shows at the top:
+    a screen can show them before the rest of a large folder has been read.
+    """
+    metadata_ids, folders = _list_root(root)
     claimed = set(metadata_ids)
+    folders = [name for name in folders if name not in claimed]
+    for names in (metadata_ids, folders):
+        prefixed = sum(1 for name in names if name.startswith("v_"))
+        if prefixed in (0, len(names)):  # one spelling: plain order (C speed)
+            names.sort(reverse=True)
+        else:
+            names.sort(key=_newest_first, reverse=True)
     for version_id in metadata_ids:
         if not is_valid_id(version_id):  # `metadata_.json` names the root: never a version
             yield invalid_id_version(root, version_id, f"{METADATA_PREFIX}{version_id}.json")
             continue
         yield read_described_version(root, version_id)
     for name in folders:
-        if name in claimed or name.startswith(".") or _CHECKPOINT.match(name):
+        if name.startswith(".") or _CHECKPOINT.match(name):
             continue  # checkpoints at the top: the root itself is a run, read below
         listing = list_folder(root / name)
         if _TRAINER_MARKERS & listing.files or listing.checkpoints:
@@ -98,7 +104,13 @@ def iter_versions(root: Path) -> Iterator[Version]:
             yield read_trainer_version(root, listing)
 
 
-def _list_root(root: Path) -> Iterator[tuple[str, bool]]:
+def _newest_first(name: str) -> str:
+    """Sort key of an id or folder name: without the `v_` prefix (reversed: newest first)."""
+    return name[2:] if name.startswith("v_") else name
+
+
+def _list_root(root: Path) -> tuple[list[str], list[str]]:
+    """The ids of the metadata files directly in `root`, and the names of its folders."""
     try:
         iterator = os.scandir(root)
     except FileNotFoundError:
@@ -109,13 +121,21 @@ def _list_root(root: Path) -> Iterator[tuple[str, bool]]:
         raise RootError(f"{root}: permission denied") from None
     except OSError as exc:
         raise RootError(f"{root}: cannot read ({exc.strerror})") from None
-    with iterator:
+    metadata_ids: list[str] = []
+    folders: list[str] = []
+    start, end = len(METADATA_PREFIX), -len(".json")
+    with iterator:  # one tight loop: a root may hold 20,000 entries
         for entry in iterator:
+            name = entry.name
             try:
                 is_dir = entry.is_dir()
             except OSError:  # a symlink loop or a vanished entry: not a version folder
                 is_dir = False
-            yield entry.name, is_dir
+            if is_dir:
+                folders.append(name)
+            elif name.startswith(METADATA_PREFIX) and name.endswith(".json"):
+                metadata_ids.append(name[start:end])
+    return metadata_ids, folders
 
 
 def list_folder(path: Path) -> FolderListing:
