@@ -7,6 +7,7 @@ tree is on screen sooner (bench/bench_app.py measures it).
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,9 +49,25 @@ class FtuiApp(App[int]):
         self.poll_interval = poll_interval
         self.run_state: RunState | None = None
         self.run_token = 0
+        self.first_frame_shown = False
 
-    def on_mount(self) -> None:
-        self.push_screen(BrowserScreen(self.root, poll_interval=self.poll_interval))
+    def get_default_screen(self) -> BrowserScreen:
+        """The browser is the first screen (drawn in the app's first frame)."""
+        return BrowserScreen(self.root, poll_interval=self.poll_interval)
+
+    def on_ready(self) -> None:
+        """Textual's Ready: the first frame is being drawn. Once it is out, the browser
+        reads the rest of the folder and fills in the details (bench/bench_app.py)."""
+        self.call_after_refresh(self._first_frame_out)
+
+    def _first_frame_out(self) -> None:
+        self.first_frame_shown = True
+        if not gc.isenabled():  # `ftui` turned it off for start-up (cli.py)
+            gc.freeze()  # what start-up made lives as long as the app: never scan it again
+            gc.enable()
+        for screen in self.screen_stack:
+            if isinstance(screen, BrowserScreen) and screen.is_mounted:
+                screen.first_frame_out()
 
     @property
     def browser(self) -> BrowserScreen:

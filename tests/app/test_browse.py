@@ -208,6 +208,35 @@ async def test_large_folder_shows_first_batch_early(tmp_path: Path) -> None:
         assert app.browser.scan_complete
 
 
+async def test_first_frame_lists_the_newest_screenful_before_the_scan(tmp_path: Path) -> None:
+    """The first frame already has rows: the newest screenful, read before it; the full
+    scan and the details wait until it is out."""
+    from ftui.testing.synth import write_many
+
+    root = tmp_path / "many"
+    write_many(root, 40)  # one minute apart: the ids sort by time
+
+    app = FtuiApp(root, poll_interval=0)
+    seen = []
+    first_frame_out = app._first_frame_out
+
+    def record() -> None:
+        browser = app.browser
+        ids = [key[0] for key in browser.version_tree.nodes_by_key]
+        seen.append((ids, browser.scan_id, list(browser.details.query("#details-plot"))))
+        first_frame_out()
+
+    app._first_frame_out = record  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        [(ids, scans_started, plots)] = seen
+        newest = sorted((p.name for p in root.iterdir() if p.is_dir()), reverse=True)
+        assert ids == newest[:24]  # a screenful (24 rows), newest first
+        assert scans_started == 0 and not plots  # the rest waited for the first frame
+        assert "40 versions" in text(app) and app.browser.scan_complete
+        assert app.browser.details.query("#details-plot")  # and then came
+
+
 async def test_losses_from_histories_fill_in_the_rows(runs: Path) -> None:
     """Tutorial versions record no loss: it is read from trainer_state.json after the
     first screen and the rows are relabelled."""

@@ -116,15 +116,22 @@ class BrowserScreen(Screen[None]):
         self.query_one("#filter", Input).display = False
         self.query_one(VersionTree).focus()
         self.query_one(DetailsPane).show_empty("scanning…")
-        # The newest screenful, read now, is in the very first frame; the full scan
-        # (a worker) starts once that frame is out. bench/bench_app.py times it.
+        # The newest screenful, read now, is in the very first frame; the details and
+        # the full scan (a worker) wait until that frame is out (`first_frame_out`).
         first = first_screenful(self.root, self.app.size.height)
         if first:
             self.versions_scanned(VersionsScanned(first, False, scan_id=self.scan_id))
         self.update_status_line()
-        self.call_after_refresh(self.rescan)
+        if self.ftui.first_frame_shown:  # mounted later than the app's first frame
+            self.call_after_refresh(self.first_frame_out)
         if self.poll_interval > 0:
             self.set_interval(self.poll_interval, self.poll_root)
+
+    def first_frame_out(self) -> None:
+        """Called once the app's first frame (with the newest rows) is on screen."""
+        self.details.first_frame_out()
+        if self.scan_id == 0:  # no scan started yet
+            self.rescan()
 
     @property
     def version_tree(self) -> VersionTree:

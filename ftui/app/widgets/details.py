@@ -3,9 +3,9 @@
 `show_selection()` fills in what the scan already read (instant); `show_loaded()` adds
 what a worker read afterwards (history, file sizes, a checkpoint's adapter).
 
-The app's first frame is the tree: the pane's tables (slower to lay out than the rest of
-the screen together) are filled in just after that frame, and the loss plot (plotext)
-is imported and mounted the first time a selection is shown.
+The app's first frame is the tree: until `first_frame_out()` the pane shows only the
+selection's name, because its tables take longer to lay out than the rest of the screen
+together; the loss plot (plotext) is imported and mounted when first needed.
 """
 
 from __future__ import annotations
@@ -172,10 +172,10 @@ class DetailsPane(VerticalScroll):
         self._first_frame_out = False
         self._plot: LossPlot | None = None
 
-    def on_mount(self) -> None:
-        self.call_after_refresh(self._fill_after_first_frame)
-
-    def _fill_after_first_frame(self) -> None:
+    def first_frame_out(self) -> None:
+        """The app's first frame is on screen: fill in what waited for it."""
+        if self._first_frame_out:
+            return
         self._first_frame_out = True
         selection, loaded = self.selection, self.loaded
         if selection is not None:
