@@ -32,6 +32,7 @@ ANSI = re.compile(
     rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Za-z0-9]|\x1b[=>78]"
 )
 HF_STACK = ("torch", "transformers", "peft", "trl")
+ROW = b" r8/a16 "  # on screen: a tree row (r/alpha after the id), not the status line
 
 
 EMPTY_APP = """
@@ -103,8 +104,8 @@ def first_paint(roots: dict[str, Path], repeat: int) -> dict[str, list[float]]:
     for _ in range(repeat + 1):  # the first round warms the bytecode and disk caches
         times["floor"].append(pty_times([sys.executable, "-c", EMPTY_APP], b"empty app ready")[0])
         for name, root in roots.items():
-            # a tree row is a version id (`v_2…`) at the start of a row, after its symbol
-            times[name].append(pty_times([ftui_command(), str(root)], b" v_20")[0])
+            # a tree row: id, then r/alpha (every third synthetic version is r=8)
+            times[name].append(pty_times([ftui_command(), str(root)], ROW)[0])
     return {name: runs[1:] for name, runs in times.items()}
 
 
@@ -118,7 +119,7 @@ def python_startup() -> float:
 def make_synthetic(root: Path, n: int) -> Path:
     from ftui.testing.synth import write_many
 
-    marker = root / f".complete-{n}"
+    marker = root / f".complete-{n}-tutorial-naming"
     if marker.exists():
         return root
     shutil.rmtree(root, ignore_errors=True)
@@ -138,7 +139,7 @@ def make_big_pair(root: Path) -> tuple[Path, int]:
         return root, sum(p.stat().st_size for p in root.rglob("adapter_model.safetensors"))
     shutil.rmtree(root, ignore_errors=True)
     for index, r in enumerate((256, 128)):
-        folder = write_version(root, f"v_2026010{index + 1}_000000", r=r, alpha=2 * r, seed=index)
+        folder = write_version(root, f"2026010{index + 1}_000000", r=r, alpha=2 * r, seed=index)
         tensors = lora_tensors(r, layers=4 if r == 256 else 8, hidden=4096, seed=index)
         save_file(tensors, str(folder / "adapter_model.safetensors"))
         config = (folder / "adapter_config.json").read_text().replace('"r": 8', f'"r": {r}')
@@ -254,7 +255,7 @@ def main() -> int:
         )
     synth = roots[f"{args.n:,} versions"]
     full = statistics.median(
-        pty_times([ftui_command(), str(synth)], b" v_20", f"{args.n} versions".encode())[1]
+        pty_times([ftui_command(), str(synth)], ROW, f"{args.n} versions".encode())[1]
         for _ in range(args.repeat)
     )
     print(f"{args.n:,} versions: all rows listed          {full * 1000:7.0f} ms")
