@@ -204,6 +204,8 @@ class Version:
     adapter_config: Mapping[str, Any] = field(default_factory=_empty)
     metadata: Mapping[str, Any] = field(default_factory=_empty)
     problems: tuple[Problem, ...] = ()
+    # aliases (root's aliases.json) naming this version -> None, or one of its checkpoints
+    aliases: Mapping[str, str | None] = field(default_factory=_empty)
 
     @property
     def final_loss(self) -> float | None:

@@ -12,11 +12,12 @@ import os
 import re
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .aliases import aliases_by_version, frozen_aliases, load_aliases
 from .fields import (
     as_dict,
     as_float,
@@ -43,6 +44,7 @@ from .model import (
     Status,
     Version,
 )
+from .naming import name_variants, split_checkpoint
 from .safetensors_header import read_adapter
 from .writer import METADATA_PREFIX
 
@@ -72,7 +74,22 @@ def scan(root: Path) -> list[Version]:
 
 
 def iter_versions(root: Path) -> Iterator[Version]:
-    """Yield versions as they are read (for incremental display)."""
+    """Yield versions as they are read (for incremental display), with their aliases."""
+    versions = _iter_versions(root)
+    aliases = load_aliases(root) if os.path.isdir(root) else {}
+    if not aliases:
+        yield from versions
+        return
+    targets = {split_checkpoint(t)[0] for t in aliases.values()}
+    for version in versions:
+        if not targets.isdisjoint(name_variants(version.id)):
+            named = aliases_by_version(aliases, [version]).get(version.id)
+            if named:
+                version = replace(version, aliases=frozen_aliases(named))
+        yield version
+
+
+def _iter_versions(root: Path) -> Iterator[Version]:
     metadata_ids: list[str] = []
     folders: list[str] = []
     for name, is_dir in _list_root(root):
