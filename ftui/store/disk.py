@@ -119,6 +119,14 @@ def removal_targets(
     problem = id_problem(version.id)
     if problem is not None:
         raise Refused(f"{version.id!r} is not a usable version id ({problem}): not deleted")
+    named = checkpoint.name if checkpoint is not None else None
+    aliases = sorted(a for a, t in version.aliases.items() if named is None or t == named)
+    if aliases:
+        what = f"{version.id}:{named}" if named else version.id
+        raise Refused(
+            f"{what} is aliased as {', '.join(aliases)}: remove the alias first "
+            f"(ftui alias --rm {aliases[0]})"
+        )
     folder = version.path
     if id_problem(folder.name) is not None or os.path.realpath(folder.parent) != root_real:
         raise Refused(f"{folder} is not a folder directly inside the root {root_real}")

@@ -147,3 +147,19 @@ def test_other_commands_accept_aliases(samples: Path) -> None:
     assert json.loads(proc.stdout)["version"] == A
     proc = ftui("compare", "prod", f"{B}:66", "--root", str(samples), "--json")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_an_aliased_version_or_checkpoint_cannot_be_deleted(samples: Path) -> None:
+    from ftui.store import Refused, removal_plan
+
+    set_alias(samples, "prod", A)
+    set_alias(samples, "old", f"{B}:checkpoint-33")
+    by_id = {v.id: v for v in scan(samples)}
+    with pytest.raises(Refused, match="aliased as prod"):
+        removal_plan(by_id[A], root=samples)
+    with pytest.raises(Refused, match="aliased as old"):
+        removal_plan(by_id[B], root=samples)  # the whole version holds the checkpoint
+    with pytest.raises(Refused, match="aliased as old"):
+        removal_plan(by_id[B], by_id[B].checkpoint("checkpoint-33"), root=samples)
+    paths, _ = removal_plan(by_id[B], by_id[B].checkpoint("checkpoint-66"), root=samples)
+    assert paths == [samples / B / "checkpoint-66"]
