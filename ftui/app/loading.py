@@ -26,6 +26,7 @@ from ftui.store import (
 )
 from ftui.store.history import load_checkpoint_history, with_history_metrics
 from ftui.store.jsonio import ReadError
+from ftui.store.sizes import version_breakdown
 
 from .messages import ComparisonData, DetailsData
 
@@ -104,6 +105,7 @@ def load_details(selection: Selection) -> DetailsData:
         total_size=total,
         more_files=len(entries) > MAX_FILES_SHOWN,
         adapter=adapter,
+        breakdown=version_breakdown(version),
     )
 
 
