@@ -15,6 +15,7 @@ from ftui.app.screens.disk_dialogs import AliasScreen, ExportScreen
 from ftui.app.screens.prune import PruneScreen
 from ftui.store import human_size, scan
 from ftui.store.aliases import read_aliases, set_alias
+from ftui.store.naming import metadata_file, version_folder
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_runs"
 
@@ -58,7 +59,7 @@ async def test_details_show_the_breakdown(runs: Path) -> None:
 
 async def test_prune_preview_asks_then_deletes(runs: Path) -> None:
     app = FtuiApp(runs, poll_interval=0)
-    before = sorted(p.name for p in (runs / V2).glob("checkpoint-*"))
+    before = sorted(p.name for p in version_folder(runs, V2).glob("checkpoint-*"))
     assert len(before) >= 2
     async with app.run_test(size=(120, 50)) as pilot:
         await settle(pilot)
@@ -69,20 +70,22 @@ async def test_prune_preview_asks_then_deletes(runs: Path) -> None:
         screen = app.screen
         assert screen.plan is not None and screen.plan.freed > 0
         assert "Frees" in text(app)
-        assert sorted(p.name for p in (runs / V2).glob("checkpoint-*")) == before  # preview only
+        assert (
+            sorted(p.name for p in version_folder(runs, V2).glob("checkpoint-*")) == before
+        )  # preview only
         await pilot.press("escape")
         await settle(pilot)
         assert not isinstance(app.screen, PruneScreen)
-        assert sorted(p.name for p in (runs / V2).glob("checkpoint-*")) == before
+        assert sorted(p.name for p in version_folder(runs, V2).glob("checkpoint-*")) == before
         await pilot.press("P")
         await settle(pilot)
         planned = app.screen.plan.freed  # type: ignore[attr-defined]
         await pilot.press("y")
         await settle(pilot)
         await settle(pilot)
-    after = sorted(p.name for p in (runs / V2).glob("checkpoint-*"))
+    after = sorted(p.name for p in version_folder(runs, V2).glob("checkpoint-*"))
     assert len(after) < len(before)
-    record = json.loads((runs / f"metadata_{V2}.json").read_text())
+    record = json.loads(metadata_file(runs, V2).read_text())
     assert sum(e["bytes"] for e in record["pruned"]) == planned
 
 
@@ -136,7 +139,7 @@ async def test_alias_from_the_app(runs: Path) -> None:
         assert read_aliases(runs) == {"prod": V2}
         await pilot.press("d")  # an aliased version refuses deletion
         await settle(pilot)
-        assert (runs / V2).is_dir()
+        assert version_folder(runs, V2).is_dir()
         assert any("aliased as prod" in str(n.message) for n in app._notifications)
 
 

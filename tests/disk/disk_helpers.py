@@ -7,9 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ftui.store.naming import metadata_file as meta
+from ftui.store.naming import version_folder as folder
+
+__all__ = ["A", "B", "C", "REPO", "SAMPLES", "STATE_FILES", "add_state", "du_sb", "folder",
+           "ftui", "meta"]  # fmt: skip
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "sample_runs"
 STATE_FILES = {"optimizer.pt": 3000, "scheduler.pt": 1000, "rng_state.pth": 1500}
+# the three sample versions, oldest first (A and B have 3 checkpoints, C has 2)
+A, B, C = sorted(name.removeprefix("metadata_").removesuffix(".json")
+                 for name in os.listdir(SAMPLES) if name.startswith("metadata_"))  # fmt: skip
 
 
 def add_state(root: Path) -> None:

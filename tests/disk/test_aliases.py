@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from disk_helpers import REPO, ftui
+from disk_helpers import REPO, A, B, C, folder, ftui
 
 from ftui.store import scan
 from ftui.store.aliases import (
@@ -22,11 +22,9 @@ from ftui.store.aliases import (
 )
 from ftui.store.query import parse_query
 
-A, B, C = "v_20261125_125558", "v_20261125_125606", "v_20261125_125610"
-
 
 def test_set_move_remove_and_list(samples: Path) -> None:
-    proc = ftui("alias", "--root", str(samples), "prod", A.removeprefix("v_"))
+    proc = ftui("alias", "--root", str(samples), "prod", f"v_{A}")
     assert proc.returncode == 0, proc.stderr
     assert read_aliases(samples) == {"prod": A}
     proc = ftui("alias", "--root", str(samples), "prod", f"{B}:66")
@@ -100,10 +98,8 @@ def test_path_in_a_script(samples: Path) -> None:
     assert out.stdout.strip() == "{"
     proc = ftui("path", "prod", cwd=samples.parent)  # --root defaults to ./model_versions
     assert proc.returncode == 0
-    assert proc.stdout.strip() == str(samples / A / "checkpoint-66")
-    assert ftui("path", "--root", str(samples), A.removeprefix("v_")).stdout.strip() == str(
-        samples / A
-    )
+    assert proc.stdout.strip() == str(folder(samples, A) / "checkpoint-66")
+    assert ftui("path", "--root", str(samples), f"v_{A}").stdout.strip() == str(folder(samples, A))
 
 
 def test_two_shells_moving_one_alias_at_once(samples: Path) -> None:
@@ -162,4 +158,4 @@ def test_an_aliased_version_or_checkpoint_cannot_be_deleted(samples: Path) -> No
     with pytest.raises(Refused, match="aliased as old"):
         removal_plan(by_id[B], by_id[B].checkpoint("checkpoint-33"), root=samples)
     paths, _ = removal_plan(by_id[B], by_id[B].checkpoint("checkpoint-66"), root=samples)
-    assert paths == [samples / B / "checkpoint-66"]
+    assert paths == [folder(samples, B) / "checkpoint-66"]

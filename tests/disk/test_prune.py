@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from disk_helpers import REPO, STATE_FILES, add_state, du_sb, ftui
+from disk_helpers import REPO, STATE_FILES, A, B, C, add_state, du_sb, folder, ftui, meta
 
 from ftui.store import check_root, scan
 from ftui.store.aliases import set_alias
@@ -19,15 +19,13 @@ from ftui.store.disk import TRASH_PREFIX
 from ftui.store.prune import PruneOptions, execute, plan_prune, ranked_by_loss
 from ftui.store.writer import set_tags, update_metadata
 
-A, B, C = "v_20261125_125558", "v_20261125_125606", "v_20261125_125610"
-
 
 def version(root: Path, version_id: str):  # noqa: ANN201
     return next(v for v in scan(root) if v.id == version_id)
 
 
 def checkpoints(root: Path, version_id: str) -> list[str]:
-    return sorted(p.name for p in (root / version_id).iterdir() if p.name.startswith("checkpoint-"))
+    return sorted(p.name for p in folder(root, version_id).glob("checkpoint-*"))
 
 
 def test_keep_best_keeps_the_best_and_the_last(with_state: Path) -> None:
@@ -46,7 +44,7 @@ def test_best_by_train_loss_when_there_is_no_eval(with_state: Path) -> None:
             entry["eval_loss"] = None
         record["epochs"][0]["train_loss"] = 0.01  # the first epoch is now the best
 
-    update_metadata(with_state / f"metadata_{A}.json", drop_eval)
+    update_metadata(meta(with_state, A), drop_eval)
     plan = plan_prune([version(with_state, A)], PruneOptions(keep_best=1))
     assert {r.checkpoint for r in plan.removals} == {"checkpoint-66"}
 
@@ -56,7 +54,7 @@ def test_no_losses_means_nothing_deleted(with_state: Path) -> None:
         for entry in record["epochs"]:
             entry["eval_loss"] = entry["train_loss"] = None
 
-    update_metadata(with_state / f"metadata_{A}.json", drop_losses)
+    update_metadata(meta(with_state, A), drop_losses)
     plan = plan_prune([version(with_state, A)], PruneOptions(keep_best=1))
     assert plan.removals == []
 
@@ -72,8 +70,8 @@ def test_drop_state_keeps_the_last_checkpoints_state_unless_all(with_state: Path
 
 
 def test_final_adapter_missing_keeps_the_last_checkpoint(with_state: Path) -> None:
-    (with_state / A / "adapter_model.safetensors").unlink()
-    update_metadata(with_state / f"metadata_{A}.json", {"status": "cancelled"})
+    (folder(with_state, A) / "adapter_model.safetensors").unlink()
+    update_metadata(meta(with_state, A), {"status": "cancelled"})
     v = version(with_state, A)
     plan = plan_prune([v], PruneOptions(keep_best=1, keep_last=0))
     assert {r.checkpoint for r in plan.removals} == {"checkpoint-33", "checkpoint-66"}
@@ -82,11 +80,11 @@ def test_final_adapter_missing_keeps_the_last_checkpoint(with_state: Path) -> No
 
 @pytest.mark.parametrize("status", ["running", "queued"])
 def test_running_and_queued_versions_are_never_touched(with_state: Path, status: str) -> None:
-    record = json.loads((with_state / f"metadata_{A}.json").read_text())
+    record = json.loads(meta(with_state, A).read_text())
     record["status"] = status
     record["run"]["pid"] = os.getpid()  # alive, so the scan keeps it running
     record["run"]["host"] = os.uname().nodename
-    (with_state / f"metadata_{A}.json").write_text(json.dumps(record))
+    meta(with_state, A).write_text(json.dumps(record))
     v = version(with_state, A)
     plan = plan_prune([v], PruneOptions(keep_best=1, drop_state=True))
     if v.status.value == status:
@@ -96,7 +94,7 @@ def test_running_and_queued_versions_are_never_touched(with_state: Path, status:
 
 def test_a_run_that_started_after_the_plan_is_left_alone(with_state: Path) -> None:
     plan = plan_prune([version(with_state, A)], PruneOptions(keep_best=1))
-    update_metadata(with_state / f"metadata_{A}.json", {"status": "running"})
+    update_metadata(meta(with_state, A), {"status": "running"})
     result = execute(plan, with_state)
     assert result.freed == 0 and "running" in result.errors[0]
     assert len(checkpoints(with_state, A)) == 3
@@ -105,7 +103,7 @@ def test_a_run_that_started_after_the_plan_is_left_alone(with_state: Path) -> No
 def test_aliased_and_pinned_versions_and_aliased_checkpoints(with_state: Path) -> None:
     set_alias(with_state, "prod", A)
     set_alias(with_state, "old", f"{B}:checkpoint-33")
-    set_tags(with_state / f"metadata_{C}.json", ["pinned"])
+    set_tags(meta(with_state, C), ["pinned"])
     plan = plan_prune(scan(with_state), PruneOptions(keep_best=1, drop_state=True))
     by_id = {p.version.id: p for p in plan.versions}
     assert "aliased (prod)" in (by_id[A].skipped or "")
@@ -130,8 +128,8 @@ def test_cli_names_the_alias_to_prune_an_aliased_version(with_state: Path) -> No
 
 def test_linked_version_is_refused_and_nothing_outside_changes(with_state: Path) -> None:
     outside = with_state.parent / "outside"
-    (with_state / A).rename(outside)
-    os.symlink(outside, with_state / A)
+    folder(with_state, A).rename(outside)
+    os.symlink(outside, folder(with_state, A))
     before = sorted(str(p) for p in outside.rglob("*"))
     proc = ftui("prune", "--root", str(with_state), A, "--keep-best", "1", "--yes")
     assert proc.returncode == 1
@@ -177,15 +175,15 @@ def test_leftovers_of_an_interrupted_prune_stay_readable_and_are_removed_next(
 ) -> None:
     """Killed between the rename and the removal: the version reads clean; the next
     prune removes the hidden folder (and records it)."""
-    trash = with_state / A / f"{TRASH_PREFIX}checkpoint-33"
-    (with_state / A / "checkpoint-33").rename(trash)
+    trash = folder(with_state, A) / f"{TRASH_PREFIX}checkpoint-33"
+    (folder(with_state, A) / "checkpoint-33").rename(trash)
     (trash / "adapter_model.safetensors").unlink()  # half removed
     assert check_root(with_state).exit_code == 0
     plan = plan_prune([version(with_state, A)], PruneOptions(drop_state=True))
     assert plan.versions[0].leftovers > 0
     result = execute(plan, with_state)
     assert not trash.exists() and result.errors == []
-    record = json.loads((with_state / f"metadata_{A}.json").read_text())
+    record = json.loads(meta(with_state, A).read_text())
     assert record["pruned"][0]["kind"] == "leftovers"
 
 
@@ -199,15 +197,15 @@ def _many_checkpoints(root: Path, count: int, files: int) -> None:
             for i in range(count)
         ]  # fmt: skip
 
-    source = root / A / "checkpoint-33"
+    source = folder(root, A) / "checkpoint-33"
     for i in range(count):
-        target = root / A / f"checkpoint-{100 + i}"
+        target = folder(root, A) / f"checkpoint-{100 + i}"
         target.mkdir()
         for name in ("adapter_model.safetensors", "adapter_config.json", "trainer_state.json"):
             (target / name).write_bytes((source / name).read_bytes())
         for j in range(files):
             (target / f"rng_state_{j}.pth").write_bytes(b"r" * 100)
-    update_metadata(root / f"metadata_{A}.json", add_epochs)
+    update_metadata(meta(root, A), add_epochs)
 
 
 def _pruned_count(meta: Path) -> int:
@@ -221,7 +219,7 @@ def test_killing_a_prune_at_any_point_leaves_everything_readable(with_state: Pat
     """SIGKILL a real `ftui prune --yes` after its k-th recorded deletion, for growing k:
     each time every version reads clean; a last prune finishes the job."""
     _many_checkpoints(with_state, 30, 40)
-    meta = with_state / f"metadata_{A}.json"
+    meta_path = meta(with_state, A)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     args = [sys.executable, "-m", "ftui.cli", "prune", str(with_state), A, "--keep-best", "1",
             "--drop-optimizer-state", "--yes"]  # fmt: skip
@@ -229,7 +227,7 @@ def test_killing_a_prune_at_any_point_leaves_everything_readable(with_state: Pat
     for k in (1, 4, 9, 15, 22):
         proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
-        while proc.poll() is None and _pruned_count(meta) < k and time.monotonic() < deadline:
+        while proc.poll() is None and _pruned_count(meta_path) < k and time.monotonic() < deadline:
             time.sleep(0.001)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -255,8 +253,8 @@ def test_killing_a_prune_at_any_point_leaves_everything_readable(with_state: Pat
 
 def test_state_of_unknown_checkpoint_files_is_left(with_state: Path) -> None:
     add_state(with_state)
-    (with_state / A / "checkpoint-33" / "notes.txt").write_text("mine")
+    (folder(with_state, A) / "checkpoint-33" / "notes.txt").write_text("mine")
     execute(plan_prune([version(with_state, A)], PruneOptions(drop_state=True)), with_state)
-    assert (with_state / A / "checkpoint-33" / "notes.txt").read_text() == "mine"
-    assert not (with_state / A / "checkpoint-33" / "optimizer.pt").exists()
-    assert (with_state / A / "checkpoint-99" / "optimizer.pt").exists()
+    assert (folder(with_state, A) / "checkpoint-33" / "notes.txt").read_text() == "mine"
+    assert not (folder(with_state, A) / "checkpoint-33" / "optimizer.pt").exists()
+    assert (folder(with_state, A) / "checkpoint-99" / "optimizer.pt").exists()

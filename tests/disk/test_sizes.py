@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
-from disk_helpers import STATE_FILES, du_sb, ftui
+from disk_helpers import SAMPLES, STATE_FILES, du_sb, ftui
 
 from ftui.store import scan
 from ftui.store.sizes import KINDS, root_sizes, tree_bytes, version_breakdown
-from ftui.testing.synth import write_many, write_version
+from ftui.testing.synth import write_many
 
 
 def test_root_total_matches_du_on_the_samples(samples: Path) -> None:
@@ -58,15 +59,14 @@ def test_generated_folder_with_links_hardlinks_and_strays(tmp_path: Path) -> Non
     (root / "loose" / "f").write_bytes(b"q" * 123)
     sizes = root_sizes(root, scan(root))
     assert sizes.total == du_sb(root)
-    assert sizes.versions[first.name].state == 5000
+    assert sizes.versions[first.name.removeprefix("v_")].state == 5000
     assert tree_bytes(root) == du_sb(root)
 
 
 def test_trainer_folder_given_as_the_root(tmp_path: Path) -> None:
-    run = tmp_path / "out"
-    run.mkdir()
-    write_version(run, "checkpoint-5")
-    (run / "metadata_checkpoint-5.json").unlink()  # a plain Trainer output_dir
+    run = tmp_path / "out"  # a plain Trainer output_dir: checkpoints, no metadata
+    checkpoint = sorted(SAMPLES.glob("v_*/checkpoint-*"))[0]
+    shutil.copytree(checkpoint, run / checkpoint.name)
     (run / "trainer_state.json").write_text("{}")
     versions = scan(run)
     assert len(versions) == 1

@@ -133,7 +133,7 @@ def test_export_adapter_and_merged_load_offline_with_the_same_logits(
     card = (adapter_out / "README.md").read_text()
     assert version.data_fingerprint and version.data_fingerprint in card
     assert "r: 4, alpha: 8" in card
-    proc = ftui("export", version.id.removeprefix("v_"), str(merged_out), "--merge", "--root",
+    proc = ftui("export", "v_" + version.id, str(merged_out), "--merge", "--root",
                 str(trained_copy))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert (merged_out / "model.safetensors").is_file()

@@ -242,11 +242,11 @@ class BrowserScreen(Screen[None]):
             line.append(count)
             if not self.scan_complete:
                 line.append(" scanning…", style="italic")
-            line.append_text(self.disk.status_text())
         line.append(f"  sort: {SORT_KEYS[self.sort_key]}")
         if self.query_filter is not None:
             line.append("  filter: ")
             line.append_text(plain(self.query_filter.text, 40))
+        line.append_text(self.disk.status_text())  # the root's size, once measured
         if self.marked:
             names = " ".join(f"{'AB'[i]}={self.label_of(k)}" for i, k in enumerate(self.marked))
             line.append("  marked: ")
