@@ -27,6 +27,7 @@ from ftui.store import (
 )
 from ftui.store.history import load_selection_history, with_history_metrics
 from ftui.store.jsonio import ReadError
+from ftui.store.sizes import version_breakdown
 
 from .messages import ComparisonData, DetailsData
 
@@ -125,6 +126,7 @@ def load_details(selection: Selection) -> DetailsData:
         total_size=total,
         more_files=len(entries) > MAX_FILES_SHOWN,
         adapter=adapter,
+        breakdown=version_breakdown(version),
     )
 
 

@@ -12,11 +12,12 @@ import os
 import re
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .aliases import aliases_by_version, frozen_aliases, load_aliases
 from .fields import (
     as_dict,
     as_float,
@@ -61,7 +62,9 @@ from .naming import (
     folder_name,
     id_from_metadata_name,
     metadata_name,
+    name_variants,
     pick_folder,
+    split_checkpoint,
 )
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
@@ -92,6 +95,22 @@ def scan(root: Path) -> list[Version]:
 
 
 def iter_versions(root: Path) -> Iterator[Version]:
+    """Yield versions as they are read (for incremental display), with their aliases."""
+    versions = _iter_versions(root)
+    aliases = load_aliases(root) if os.path.isdir(root) else {}
+    if not aliases:
+        yield from versions
+        return
+    targets = {split_checkpoint(t)[0] for t in aliases.values()}
+    for version in versions:
+        if not targets.isdisjoint(name_variants(version.id)):
+            named = aliases_by_version(aliases, [version]).get(version.id)
+            if named:
+                version = replace(version, aliases=frozen_aliases(named))
+        yield version
+
+
+def _iter_versions(root: Path) -> Iterator[Version]:
     """Yield versions as they are read (for incremental display), newest id first.
 
     Each `metadata_<id>.json` is paired with its folder (`v_<id>/`, the tutorial's
