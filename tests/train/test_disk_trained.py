@@ -40,8 +40,15 @@ def ftui(*args: str, limit_file_size: int | None = None) -> subprocess.Completed
 
 @pytest.fixture
 def trained_copy(trained, tmp_path: Path) -> Path:  # noqa: ANN001
+    """The shared run alone (other tests add retrained children to the shared root)."""
+    from ftui.store.naming import folder_name, metadata_name
+
     root = tmp_path / "versions"
-    shutil.copytree(trained.root, root, symlinks=True)
+    root.mkdir()
+    version_id = trained.result.version_id
+    shutil.copy2(trained.root / metadata_name(version_id), root)
+    shutil.copytree(trained.root / folder_name(version_id), root / folder_name(version_id),
+                    symlinks=True)  # fmt: skip
     return root
 
 
