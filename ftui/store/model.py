@@ -209,6 +209,8 @@ class Version:
     # What its weights are: "lora" (an adapter), "merged" (a full model, no adapter),
     # "pickle" (adapter_model.bin: never unpickled, so not read), "" (no weights found).
     kind: str = "lora"
+    # aliases (root's aliases.json) naming this version -> None, or one of its checkpoints
+    aliases: Mapping[str, str | None] = field(default_factory=_empty)
 
     @property
     def weights_label(self) -> str:

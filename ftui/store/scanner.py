@@ -12,11 +12,12 @@ import os
 import re
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .aliases import aliases_by_version, frozen_aliases, load_aliases
 from .fields import (
     as_dict,
     as_float,
@@ -55,7 +56,16 @@ from .model import (
     Status,
     Version,
 )
-from .naming import PREFIX, folder_candidates, id_from_metadata_name, metadata_name, pick_folder
+from .naming import (
+    PREFIX,
+    folder_candidates,
+    folder_name,
+    id_from_metadata_name,
+    metadata_name,
+    name_variants,
+    pick_folder,
+    split_checkpoint,
+)
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 _TRAINER_MARKERS = frozenset(
@@ -85,24 +95,41 @@ def scan(root: Path) -> list[Version]:
 
 
 def iter_versions(root: Path) -> Iterator[Version]:
-    """Yield versions as they are read (for incremental display).
+    """Yield versions as they are read (for incremental display), with their aliases."""
+    versions = _iter_versions(root)
+    aliases = load_aliases(root) if os.path.isdir(root) else {}
+    if not aliases:
+        yield from versions
+        return
+    targets = {split_checkpoint(t)[0] for t in aliases.values()}
+    for version in versions:
+        if not targets.isdisjoint(name_variants(version.id)):
+            named = aliases_by_version(aliases, [version]).get(version.id)
+            if named:
+                version = replace(version, aliases=frozen_aliases(named))
+        yield version
+
+
+def _iter_versions(root: Path) -> Iterator[Version]:
+    """Yield versions as they are read (for incremental display), newest id first.
 
     Each `metadata_<id>.json` is paired with its folder (`v_<id>/`, the tutorial's
     naming; `metadata_v_<stamp>.json` pairs with `v_<stamp>/` the same way), and a
     folder paired with metadata is never listed again as a plain Trainer folder.
+    Ids are timestamps, so the first versions read are, as a rule, the ones a
+    newest-first list shows at the top: a screen can show them before the rest of a
+    large folder has been read.
     """
-    metadata_ids: list[str] = []
-    folders: list[str] = []
-    names: set[str] = set()
-    for name, is_dir in _list_root(root):
-        names.add(name)
-        if is_dir:
-            folders.append(name)
-        else:
-            version_id = id_from_metadata_name(name)
-            if version_id is not None:
-                metadata_ids.append(version_id)
+    metadata_ids, folders, names = _list_root(root)
     pairs, duplicates = pair_metadata(metadata_ids, names)
+    claimed = set(pairs.values())
+    folders = [name for name in folders if name not in claimed]
+    for ordered in (metadata_ids, folders):
+        prefixed = sum(1 for name in ordered if name.startswith(PREFIX))
+        if prefixed in (0, len(ordered)):  # one spelling: plain order (C speed)
+            ordered.sort(reverse=True)
+        else:
+            ordered.sort(key=_newest_first, reverse=True)
     for version_id in metadata_ids:
         if not is_valid_id(version_id):  # `metadata_.json` names the root: never a version
             yield invalid_id_version(root, version_id, metadata_name(version_id))
@@ -110,9 +137,8 @@ def iter_versions(root: Path) -> Iterator[Version]:
             yield read_described_version(
                 root, version_id, pairs[version_id], duplicates.get(version_id, ())
             )
-    claimed = set(pairs.values())
     for name in folders:
-        if name in claimed or name.startswith(".") or _CHECKPOINT.match(name):
+        if name.startswith(".") or _CHECKPOINT.match(name):
             continue  # checkpoints at the top: the root itself is a run, read below
         listing = list_folder(root / name)
         if _TRAINER_MARKERS & listing.files or listing.checkpoints:
@@ -121,6 +147,11 @@ def iter_versions(root: Path) -> Iterator[Version]:
         listing = list_folder(root)
         if listing.checkpoints or _ROOT_MARKERS & listing.files:
             yield read_trainer_version(root, listing)
+
+
+def _newest_first(name: str) -> str:
+    """Sort key of an id or folder name: without the `v_` prefix (reversed: newest first)."""
+    return name[len(PREFIX) :] if name.startswith(PREFIX) else name
 
 
 def pair_metadata(
@@ -136,11 +167,14 @@ def pair_metadata(
     owner: dict[str, str] = {}  # folder -> id
     pairs: dict[str, str] = {}
     duplicates: dict[str, list[str]] = {}
+    valid = [v for v in metadata_ids if is_valid_id(v)]
     # Ids without the `v_` prefix first: the tutorial's naming owns a shared folder.
-    for version_id in sorted(
-        (v for v in metadata_ids if is_valid_id(v)), key=lambda v: (v.startswith(PREFIX), v)
-    ):
-        folder = pick_folder(version_id, names)
+    bare = sorted(v for v in valid if not v.startswith(PREFIX))
+    prefixed = sorted(v for v in valid if v.startswith(PREFIX))
+    for version_id in bare + prefixed:
+        folder = folder_name(version_id)  # pick_folder's first choice, the usual case
+        if folder not in names:
+            folder = pick_folder(version_id, names)
         if folder in owner:
             duplicates.setdefault(owner[folder], []).append(metadata_name(version_id))
             continue
@@ -149,7 +183,9 @@ def pair_metadata(
     return pairs, {k: tuple(v) for k, v in duplicates.items()}
 
 
-def _list_root(root: Path) -> Iterator[tuple[str, bool]]:
+def _list_root(root: Path) -> tuple[list[str], list[str], set[str]]:
+    """The ids of the metadata files directly in `root`, the names of its folders and
+    the names of all its entries: one tight loop (a root may hold 20,000 entries)."""
     try:
         iterator = os.scandir(root)
     except FileNotFoundError:
@@ -160,13 +196,24 @@ def _list_root(root: Path) -> Iterator[tuple[str, bool]]:
         raise RootError(f"{root}: permission denied") from None
     except OSError as exc:
         raise RootError(f"{root}: cannot read ({exc.strerror})") from None
+    metadata_ids: list[str] = []
+    folders: list[str] = []
+    names: set[str] = set()
     with iterator:
         for entry in iterator:
+            name = entry.name
+            names.add(name)
             try:
                 is_dir = entry.is_dir()
             except OSError:  # a symlink loop or a vanished entry: not a version folder
                 is_dir = False
-            yield entry.name, is_dir
+            if is_dir:
+                folders.append(name)
+            else:
+                version_id = id_from_metadata_name(name)
+                if version_id is not None:
+                    metadata_ids.append(version_id)
+    return metadata_ids, folders, names
 
 
 def list_folder(path: Path) -> FolderListing:
