@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftui.store.naming import version_folder
 from ftui.store.writer import (
     WriteError,
     claim_version,
@@ -265,7 +266,7 @@ class _Run:
         if self.world > 1:
             version_id = _share_with_all_ranks(version_id, prepared.hardware.device == "cpu")
         assert version_id is not None
-        path = root / version_id
+        path = version_folder(root, version_id)
         self.version_id, self.path = version_id, path
         prepared.args["output_dir"] = str(path)
         if self.is_main:

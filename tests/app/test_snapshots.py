@@ -95,7 +95,7 @@ def test_train_form_retrain(app: FtuiApp, snap_compare: Any) -> None:
 def run_events() -> list[object]:
     """A GPU run part-way through its second epoch, as its events.jsonl would say."""
     events: list[object] = [
-        Started("v_20261125_101500", "runs/v_20261125_101500"),
+        Started("20261125_101500", "runs/v_20261125_101500"),
         LogLine("training 260 examples (40 eval) for 3 epochs on cuda (bf16)"),
     ]
     for step in range(1, 51):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ftui.store.check import check_root
+from ftui.store.naming import folder_name, metadata_file, metadata_name, version_folder
 from ftui.train.engine import run_training
 from ftui.train.events import Event, Metrics, Progress, Started, parse_event_lines
 from ftui.train.launch import launcher_command, run_launched, under_launcher
@@ -109,14 +110,14 @@ def test_two_processes_through_ftui_train_give_one_healthy_version(
     ids = proc.stdout.split()
     assert len(ids) == 1  # the parent prints the id once
     version_id = ids[0]
-    assert [p.name for p in root.glob("metadata_*.json")] == [f"metadata_{version_id}.json"]
-    assert [p.name for p in root.iterdir() if p.is_dir()] == [version_id]
-    meta = json.loads((root / f"metadata_{version_id}.json").read_text())
+    assert [p.name for p in root.glob("metadata_*.json")] == [metadata_name(version_id)]
+    assert [p.name for p in root.iterdir() if p.is_dir()] == [folder_name(version_id)]
+    meta = json.loads(metadata_file(root, version_id).read_text())
     assert meta["status"] == "completed" and meta["error"] is None
     assert (meta["spec"]["nproc_per_node"], meta["spec"]["world_size"]) == (2, 2)
     assert meta["spec"]["global_batch"] == 16
     assert [e["checkpoint"] for e in meta["epochs"]] == ["checkpoint-3"]  # 48 / (8 x 2 ranks)
-    events = _events(root / version_id)
+    events = _events(version_folder(root, version_id))
     assert sum(isinstance(e, Started) for e in events) == 1
     metrics = [e for e in events if isinstance(e, Metrics)]
     assert metrics and metrics[-1].step == 3 and metrics[-1].samples_per_s
@@ -153,7 +154,8 @@ def test_stopping_a_launched_run_stops_every_rank_after_the_same_step(
 
     result = run_launched(spec, on_event, stop)
     assert result.status == "cancelled", (result.error, seen[-5:])
-    meta = json.loads((root / f"metadata_{result.version_id}.json").read_text())
+    assert result.version_id is not None
+    meta = json.loads(metadata_file(root, result.version_id).read_text())
     assert meta["status"] == "cancelled"
     last = max(e.step for e in seen if isinstance(e, Progress))
     assert last < 120  # 40 epochs x 3 steps: it stopped early, and both ranks returned
@@ -180,7 +182,8 @@ def test_accelerate_launch_runs_with_a_config_file(
     seen: list[Event] = []
     result = run_launched(spec, seen.append)
     assert result.status == "completed", (result.error, seen[-5:])
-    meta = json.loads((root / f"metadata_{result.version_id}.json").read_text())
+    assert result.version_id is not None
+    meta = json.loads(metadata_file(root, result.version_id).read_text())
     assert meta["status"] == "completed"
     assert meta["spec"]["accelerate_config"] == str(config)
     assert any("accelerate.commands.launch" in getattr(e, "text", "") for e in seen)
