@@ -188,3 +188,43 @@ def test_accelerate_launch_runs_with_a_config_file(
     assert meta["spec"]["accelerate_config"] == str(config)
     assert any("accelerate.commands.launch" in getattr(e, "text", "") for e in seen)
     assert os.environ.get("FTUI_LAUNCHED") is None  # only the children are marked
+
+
+def test_rank_0_killed_leaves_an_interrupted_version(
+    small_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """kill -9 of rank 0: torchrun ends the others, the parent reports a failure, and the
+    version (metadata still `running`, its pid dead) reads as interrupted, as after a
+    kill -9 of a single-process run."""
+    import signal
+
+    from ftui.store import Status, scan
+
+    train, _ = small_data
+    root = tmp_path / "versions"
+    spec = RunSpec.defaults(root).with_overrides(
+        {
+            "data": str(train),
+            "eval_data": "none",
+            "epochs": "40",
+            "max_length": "64",
+            "nproc_per_node": "2",
+        }  # fmt: skip
+    )
+    killed: list[int] = []
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, Progress) and event.step >= 2 and not killed:
+            version_id = next(e.version_id for e in seen if isinstance(e, Started))
+            pid = json.loads(metadata_file(root, version_id).read_text())["run"]["pid"]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        seen.append(event)
+
+    seen: list[Event] = []
+    result = run_launched(spec, on_event)
+    assert killed and result.status == "failed" and result.error, result
+    assert result.error == "rank 0 ended with exit code -9 (SIGKILL)"
+    assert result.version_id is not None
+    [version] = scan(root)
+    assert version.status is Status.INTERRUPTED

@@ -93,6 +93,23 @@ def test_hostile_values_are_hidden_not_shown() -> None:
     assert event_from_dict({"kind": "metrics", "step": 1, "gpu_mem_allocated": "lots"}) is None
 
 
+def test_the_terminal_progress_line_carries_the_latest_metrics() -> None:
+    import io
+
+    from ftui.train.commands import _Printer
+    from ftui.train.events import Progress
+
+    stream = io.StringIO()
+    printer = _Printer(quiet=False, stream=stream)
+    printer(Progress(step=1, total=4))
+    printer(Metrics(step=4, step_time_s=0.5, samples_per_s=16.0, learning_rate=2e-4))
+    printer(Progress(step=4, total=4, epoch=1.0, eta_s=0.0))
+    assert stream.getvalue().splitlines() == [
+        "step 1/4",
+        "step 4/4 (epoch 1.00), 0s left · 500 ms/step · 16.0 samples/s · lr 2.00e-04",
+    ]
+
+
 def test_metrics_round_trip_through_the_log() -> None:
     event = Metrics(step=3, samples_per_s=12.5, gpu_mem_allocated=1024)
     assert event_from_dict(json.loads(event_to_json(event))) == event
