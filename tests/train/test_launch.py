@@ -19,6 +19,8 @@ from ftui.train.events import Event, Metrics, Progress, Started, parse_event_lin
 from ftui.train.launch import launcher_command, run_launched, under_launcher
 from ftui.train.spec import RunSpec, SpecError
 
+from .conftest import TrainedRun
+
 ACCELERATE_CPU = """\
 compute_environment: LOCAL_MACHINE
 distributed_type: 'NO'
@@ -228,3 +230,18 @@ def test_rank_0_killed_leaves_an_interrupted_version(
     assert result.version_id is not None
     [version] = scan(root)
     assert version.status is Status.INTERRUPTED
+
+
+def test_retrain_takes_the_launch_flags(trained: TrainedRun) -> None:
+    import argparse
+
+    from ftui.train import commands
+    from ftui.train.retrain import spec_for_retrain
+
+    parser = argparse.ArgumentParser()
+    commands.add_retrain_arguments(parser)
+    args = parser.parse_args([trained.result.version_id, "--nproc_per_node", "4", "--set", "r=8"])
+    overrides = commands._flag_overrides(args)
+    assert overrides == {"nproc_per_node": "4"}
+    spec = spec_for_retrain(trained.root, trained.result.version_id, overrides=overrides)
+    assert (spec.nproc_per_node, spec.world_size, spec.needs_launcher) == (4, 4, True)
