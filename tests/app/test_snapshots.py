@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from app_helpers import V1, V2, V3, make_runs, settle
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from ftui.app.main import FtuiApp
 from ftui.app.run_state import RunState
@@ -41,6 +42,9 @@ def steps(
         for key in keys:
             await pilot.press(key)
             await settle(pilot)
+        for field in pilot.app.screen.query(Input):  # a blinking cursor: a coin toss per shot
+            field.cursor_blink = False
+        await settle(pilot)
 
     return run_before
 

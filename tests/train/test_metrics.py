@@ -125,7 +125,11 @@ def test_nvml_sees_the_physical_device(visible: str | None, index: int, expected
 
 
 def test_no_probe_on_a_cpu() -> None:
+    import torch
+
     assert make_probe("cpu") is None
+    if not torch.cuda.is_available():
+        assert make_probe("cuda") is None  # asked for CUDA, none here: nothing to report
 
 
 def test_a_real_run_reports_throughput_lr_and_grad_norm(trained: TrainedRun) -> None:
