@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
@@ -87,13 +87,32 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the version id")
 
 
-def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of `ftui train`."""
-    for flag, (name, text) in TRAIN_FLAGS.items():
+# The flags `ftui retrain` takes too: how to launch is not part of what was trained.
+LAUNCH_FLAGS = ("--nproc-per-node", "--nnodes", "--rdzv-endpoint", "--accelerate-config")
+
+
+def _add_spec_flags(parser: argparse.ArgumentParser, flags: Iterable[str]) -> None:
+    for flag in flags:
+        name, text = TRAIN_FLAGS[flag]
         aliases = [flag, *FLAG_ALIASES.get(flag, [])]
         parser.add_argument(
             *aliases, dest=f"spec_{name}", default=None, metavar=name.upper(), help=text
         )
+
+
+def _flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The spec settings given as flags (`--r 16` -> `{"r": "16"}`)."""
+    overrides: dict[str, Any] = {}
+    for name, _text in TRAIN_FLAGS.values():
+        value = getattr(args, f"spec_{name}", None)
+        if value is not None:
+            overrides[name] = value
+    return overrides
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `ftui train`."""
+    _add_spec_flags(parser, TRAIN_FLAGS)
     _add_common(parser)
 
 
@@ -106,6 +125,7 @@ def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
         "--continue", dest="continue_training", action="store_true",
         help="continue from the version's adapter weights, not the base model",
     )  # fmt: skip
+    _add_spec_flags(parser, LAUNCH_FLAGS)
     _add_common(parser)
 
 
@@ -216,11 +236,7 @@ def run_spec(spec: RunSpec, quiet: bool = False, run: Callable[..., Any] | None 
 
 def build_train_spec(args: argparse.Namespace) -> RunSpec:
     """The spec `ftui train` asks for: defaults, then flags, then `--set` pairs."""
-    overrides: dict[str, Any] = {}
-    for _flag, (name, _text) in TRAIN_FLAGS.items():
-        value = getattr(args, f"spec_{name}", None)
-        if value is not None:
-            overrides[name] = value
+    overrides = _flag_overrides(args)
     overrides.update(parse_settings(list(getattr(args, "settings", []) or [])))
     return RunSpec.defaults(_root(args)).with_overrides(overrides)
 
@@ -249,7 +265,10 @@ def run_retrain_command(args: argparse.Namespace) -> int:
             Path(_root(args)),
             version,
             checkpoint=getattr(args, "from_checkpoint", None) or named_checkpoint,
-            overrides=parse_settings(list(getattr(args, "settings", []) or [])),
+            overrides={
+                **_flag_overrides(args),
+                **parse_settings(list(getattr(args, "settings", []) or [])),
+            },
             continue_training=bool(getattr(args, "continue_training", False)),
         )
     except SpecError as exc:

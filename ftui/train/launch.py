@@ -49,6 +49,7 @@ STOP_POLL_S = 0.5
 ABORT_GRACE_S = 40.0  # torchrun itself kills workers 30 s after passing on a SIGTERM
 KEPT_STDERR_LINES = 200
 _ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception)\b:?")
+_LAUNCHER_ERRORS = ("ChildFailedError", "SignalException")  # torchrun's own, not the cause
 
 
 def under_launcher() -> bool:
@@ -137,7 +138,7 @@ def run_launched(
         for thread in threads:
             thread.join(timeout=2)
         _remove(folder)
-    return watch.result(spec, code)
+    return watch.result(code)
 
 
 class _Watch:
@@ -178,12 +179,24 @@ class _Watch:
                     self._send(LogLine(text=text))
 
     def reason(self, code: int) -> str:
-        for line in reversed(self.stderr):
-            if _ERROR_LINE.match(line.strip()) and "ChildFailedError" not in line:
-                return line.strip()
+        """One line: a rank's exception, else torchrun's root cause, else the exit code."""
+        lines = [line.strip() for line in self.stderr]
+        for line in reversed(lines):
+            if _ERROR_LINE.match(line) and not any(n in line for n in _LAUNCHER_ERRORS):
+                return line
+        if "Root Cause (first observed failure):" in lines:
+            fields: dict[str, str] = {}
+            for line in lines[lines.index("Root Cause (first observed failure):") :]:
+                key, sep, value = line.partition(":")
+                if sep and key.strip() in ("rank", "exitcode") and key.strip() not in fields:
+                    fields[key.strip()] = " ".join(value.split())
+            if fields:
+                rank = fields.get("rank", "?").split(" ")[0]
+                exitcode = re.sub(r"\s*\(pid: \d+\)", "", fields.get("exitcode", "?"))
+                return f"rank {rank} ended with exit code {exitcode}"
         return f"the launcher exited with code {code}"
 
-    def result(self, spec: RunSpec, code: int) -> Any:
+    def result(self, code: int) -> Any:
         from .engine import RunResult
 
         path = Path(self.path) if self.path else None
@@ -193,10 +206,10 @@ class _Watch:
             return RunResult(self.version_id, path, "cancelled")
         if isinstance(self.end, Failed):
             return RunResult(self.version_id, path, "failed", self.end.error)
-        # No ending from rank 0: it was killed, or another rank failed and took it down.
+        # No ending from rank 0: it was killed (torchrun kills what is left when a rank
+        # fails). Its metadata still says `running` with a dead pid, which the store reads
+        # as `interrupted`, as after a kill -9 of a single-process run.
         error = "aborted" if self.aborted else self.reason(code)
-        if self.version_id is not None:
-            _mark_failed(Path(spec.root), self.version_id, error)
         self.emit(Failed(version_id=self.version_id, error=error))
         return RunResult(self.version_id, path, "failed", error)
 
@@ -234,24 +247,6 @@ def _abort(process: subprocess.Popen[str]) -> int:
         except subprocess.TimeoutExpired:
             continue
     return process.poll() or 1
-
-
-def _mark_failed(root: Path, version_id: str, error: str) -> None:
-    """A version rank 0 left `running` (it was killed): failed, with the reason."""
-    from ftui.store.writer import metadata_path, update_metadata
-
-    from .metadata import now_iso
-
-    def change(record: dict[str, Any]) -> None:
-        if record.get("status") != "running":
-            return
-        record["status"], record["error"] = "failed", error
-        run = record.setdefault("run", {})
-        if isinstance(run, dict):
-            run["finished_at"] = now_iso()
-
-    with contextlib.suppress(Exception):
-        update_metadata(metadata_path(root, version_id), change)
 
 
 def _remove(folder: Path) -> None:

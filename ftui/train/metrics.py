@@ -102,6 +102,8 @@ class MetricsMeter:
 
 
 def _rate(value: float) -> str:
+    if value >= 10_000_000:
+        return f"{value:.3g}"
     if value >= 10_000:
         return f"{value / 1000:,.1f}k"
     return f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
@@ -120,52 +122,46 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+# label, Metrics field, formatter, largest value shown (anything else is not believable)
+_ROWS: tuple[tuple[str, str, Callable[[float], str], float], ...] = (
+    ("step time", "step_time_s", _seconds, 1e7),
+    ("samples/s", "samples_per_s", _rate, 1e12),
+    ("tokens/s", "tokens_per_s", _rate, 1e15),
+    ("learning rate", "learning_rate", lambda v: f"{v:.3g}" if v >= 0.01 else f"{v:.2e}", 1e6),
+    ("grad norm", "grad_norm", lambda v: f"{v:.3g}", 1e300),
+    ("GPU peak alloc", "gpu_mem_allocated", human_size, 1 << 60),
+    ("GPU peak resv", "gpu_mem_reserved", human_size, 1 << 60),
+    ("GPU util", "gpu_util", lambda v: f"{v:.0f}%", 100),
+)
+# how each row reads on one terminal line (`metric_line`)
+_LINE = {
+    "step time": "{}/step",
+    "samples/s": "{} samples/s",
+    "tokens/s": "{} tok/s",
+    "learning rate": "lr {}",
+    "grad norm": "grad norm {}",
+    "GPU peak alloc": "GPU mem {}",
+    "GPU util": "util {}",
+}
+
+
 def metric_rows(metrics: Metrics | None) -> list[tuple[str, str]]:
     """(label, value) for every metric known; GPU rows only when a GPU reported them."""
     if metrics is None:
         return []
     rows: list[tuple[str, str]] = []
-
-    def add(label: str, value: Any, form: Callable[[float], str]) -> None:
-        number = _number(value)
-        if number is not None and number >= 0:
+    for label, name, form, largest in _ROWS:
+        number = _number(getattr(metrics, name))
+        if number is not None and 0 <= number <= largest:
             rows.append((label, form(number)))
-
-    add("step time", metrics.step_time_s, _seconds)
-    add("samples/s", metrics.samples_per_s, _rate)
-    add("tokens/s", metrics.tokens_per_s, _rate)
-    add("learning rate", metrics.learning_rate, lambda v: f"{v:.3g}" if v >= 0.01 else f"{v:.2e}")
-    add("grad norm", metrics.grad_norm, lambda v: f"{v:.3g}")
-    add("GPU peak alloc", metrics.gpu_mem_allocated, human_size)
-    add("GPU peak resv", metrics.gpu_mem_reserved, human_size)
-    add("GPU util", metrics.gpu_util, lambda v: f"{v:.0f}%")
     return rows
 
 
-SHORT = {
-    "step time": "",
-    "samples/s": " samples/s",
-    "tokens/s": " tok/s",
-    "learning rate": "lr ",
-    "grad norm": "grad norm ",
-    "GPU peak alloc": "GPU mem ",
-    "GPU peak resv": "",
-    "GPU util": "util ",
-}
-
-
 def metric_line(metrics: Metrics | None) -> str:
-    """One compact line for a terminal: `0.21 s/step · 38.1 samples/s · lr 0.0002 · …`."""
-    parts: list[str] = []
+    """One compact line for a terminal: `214 ms/step · 37.4 samples/s · lr 1.49e-04 · …`."""
     rows = dict(metric_rows(metrics))
-    for label, value in rows.items():
-        if label == "step time":
-            parts.append(f"{value}/step")
-        elif label in ("samples/s", "tokens/s"):
-            parts.append(f"{value}{SHORT[label]}")
-        elif label == "GPU peak alloc":
-            reserved = rows.get("GPU peak resv")
-            parts.append(f"GPU mem {value}" + (f" ({reserved} reserved)" if reserved else ""))
-        elif label != "GPU peak resv":
-            parts.append(f"{SHORT[label]}{value}")
+    parts = [_LINE[label].format(value) for label, value in rows.items() if label in _LINE]
+    if "GPU peak resv" in rows:
+        reserved = f"({rows['GPU peak resv']} reserved)"
+        parts = [f"{p} {reserved}" if p.startswith("GPU mem") else p for p in parts]
     return " · ".join(parts)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from app_helpers import V1, V2, V3, make_runs, settle
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from ftui.app.main import FtuiApp
 from ftui.app.run_state import RunState
@@ -41,6 +42,9 @@ def steps(
         for key in keys:
             await pilot.press(key)
             await settle(pilot)
+        for field in pilot.app.screen.query(Input):  # a blinking cursor: a coin toss per shot
+            field.cursor_blink = False
+        await settle(pilot)
 
     return run_before
 
@@ -95,7 +99,7 @@ def test_train_form_retrain(app: FtuiApp, snap_compare: Any) -> None:
 def run_events() -> list[object]:
     """A GPU run part-way through its second epoch, as its events.jsonl would say."""
     events: list[object] = [
-        Started("v_20261125_101500", "runs/v_20261125_101500"),
+        Started("20261125_101500", "runs/v_20261125_101500"),
         LogLine("training 260 examples (40 eval) for 3 epochs on cuda (bf16)"),
     ]
     for step in range(1, 51):

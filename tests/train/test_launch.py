@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 
 from ftui.store.check import check_root
-from ftui.store.naming import folder_name
+from ftui.store.naming import folder_name, metadata_file, metadata_name, version_folder
 from ftui.train.engine import run_training
 from ftui.train.events import Event, Metrics, Progress, Started, parse_event_lines
 from ftui.train.launch import launcher_command, run_launched, under_launcher
 from ftui.train.spec import RunSpec, SpecError
+
+from .conftest import TrainedRun
 
 ACCELERATE_CPU = """\
 compute_environment: LOCAL_MACHINE
@@ -110,14 +112,14 @@ def test_two_processes_through_ftui_train_give_one_healthy_version(
     ids = proc.stdout.split()
     assert len(ids) == 1  # the parent prints the id once
     version_id = ids[0]
-    assert [p.name for p in root.glob("metadata_*.json")] == [f"metadata_{version_id}.json"]
+    assert [p.name for p in root.glob("metadata_*.json")] == [metadata_name(version_id)]
     assert [p.name for p in root.iterdir() if p.is_dir()] == [folder_name(version_id)]
-    meta = json.loads((root / f"metadata_{version_id}.json").read_text())
+    meta = json.loads(metadata_file(root, version_id).read_text())
     assert meta["status"] == "completed" and meta["error"] is None
     assert (meta["spec"]["nproc_per_node"], meta["spec"]["world_size"]) == (2, 2)
     assert meta["spec"]["global_batch"] == 16
     assert [e["checkpoint"] for e in meta["epochs"]] == ["checkpoint-3"]  # 48 / (8 x 2 ranks)
-    events = _events(root / folder_name(version_id))
+    events = _events(version_folder(root, version_id))
     assert sum(isinstance(e, Started) for e in events) == 1
     metrics = [e for e in events if isinstance(e, Metrics)]
     assert metrics and metrics[-1].step == 3 and metrics[-1].samples_per_s
@@ -154,7 +156,8 @@ def test_stopping_a_launched_run_stops_every_rank_after_the_same_step(
 
     result = run_launched(spec, on_event, stop)
     assert result.status == "cancelled", (result.error, seen[-5:])
-    meta = json.loads((root / f"metadata_{result.version_id}.json").read_text())
+    assert result.version_id is not None
+    meta = json.loads(metadata_file(root, result.version_id).read_text())
     assert meta["status"] == "cancelled"
     last = max(e.step for e in seen if isinstance(e, Progress))
     assert last < 120  # 40 epochs x 3 steps: it stopped early, and both ranks returned
@@ -181,8 +184,64 @@ def test_accelerate_launch_runs_with_a_config_file(
     seen: list[Event] = []
     result = run_launched(spec, seen.append)
     assert result.status == "completed", (result.error, seen[-5:])
-    meta = json.loads((root / f"metadata_{result.version_id}.json").read_text())
+    assert result.version_id is not None
+    meta = json.loads(metadata_file(root, result.version_id).read_text())
     assert meta["status"] == "completed"
     assert meta["spec"]["accelerate_config"] == str(config)
     assert any("accelerate.commands.launch" in getattr(e, "text", "") for e in seen)
     assert os.environ.get("FTUI_LAUNCHED") is None  # only the children are marked
+
+
+def test_rank_0_killed_leaves_an_interrupted_version(
+    small_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """kill -9 of rank 0: torchrun ends the others, the parent reports a failure, and the
+    version (metadata still `running`, its pid dead) reads as interrupted, as after a
+    kill -9 of a single-process run."""
+    import signal
+
+    from ftui.store import Status, scan
+
+    train, _ = small_data
+    root = tmp_path / "versions"
+    spec = RunSpec.defaults(root).with_overrides(
+        {
+            "data": str(train),
+            "eval_data": "none",
+            "epochs": "40",
+            "max_length": "64",
+            "nproc_per_node": "2",
+        }  # fmt: skip
+    )
+    killed: list[int] = []
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, Progress) and event.step >= 2 and not killed:
+            version_id = next(e.version_id for e in seen if isinstance(e, Started))
+            pid = json.loads(metadata_file(root, version_id).read_text())["run"]["pid"]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        seen.append(event)
+
+    seen: list[Event] = []
+    result = run_launched(spec, on_event)
+    assert killed and result.status == "failed" and result.error, result
+    assert result.error == "rank 0 ended with exit code -9 (SIGKILL)"
+    assert result.version_id is not None
+    [version] = scan(root)
+    assert version.status is Status.INTERRUPTED
+
+
+def test_retrain_takes_the_launch_flags(trained: TrainedRun) -> None:
+    import argparse
+
+    from ftui.train import commands
+    from ftui.train.retrain import spec_for_retrain
+
+    parser = argparse.ArgumentParser()
+    commands.add_retrain_arguments(parser)
+    args = parser.parse_args([trained.result.version_id, "--nproc_per_node", "4", "--set", "r=8"])
+    overrides = commands._flag_overrides(args)
+    assert overrides == {"nproc_per_node": "4"}
+    spec = spec_for_retrain(trained.root, trained.result.version_id, overrides=overrides)
+    assert (spec.nproc_per_node, spec.world_size, spec.needs_launcher) == (4, 4, True)

@@ -71,7 +71,7 @@ class RunScreen(Screen[None]):
         log.write_lines(state.log)
         self.update_head()
         self.update_progress()
-        self.query_one(RunMetrics).show(state.metrics)
+        self.query_one(RunMetrics).show(state.metrics, waiting=state.active)
 
     def update_head(self) -> None:
         state = self.state
@@ -118,6 +118,7 @@ class RunScreen(Screen[None]):
             self.show_end()
 
     def show_end(self) -> None:
+        self.query_one(RunMetrics).show(self.state.metrics, waiting=False)
         log = self.query_one(Log)
         missing = self.state.log[log.line_count :]
         if missing:

@@ -18,10 +18,12 @@ from ftui.train.metrics import metric_rows
 class RunMetrics(Static):
     """Shows one `Metrics` sample (the latest); `show(None)` before the first."""
 
-    def show(self, metrics: Metrics | None) -> None:
+    def show(self, metrics: Metrics | None, waiting: bool = True) -> None:
+        """`waiting`: the run may still report (else an empty panel says nothing came)."""
         rows = metric_rows(metrics)
         if not rows:
-            self.update(Text("metrics appear\nafter the first steps", style="dim"))
+            note = "metrics appear\nafter the first steps" if waiting else "no metrics recorded"
+            self.update(Text(note, style="dim"))
             return
         table = Table.grid(padding=(0, 1))
         table.add_column(style="dim", no_wrap=True)
