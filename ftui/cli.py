@@ -4,6 +4,7 @@ ftui [DIR]                      browse the versions in DIR (default ./model_vers
 ftui --check [DIR] [--json]     check DIR with no terminal; exit 0 healthy, 1 damaged, 2 unusable
 ftui train [...]                start a training run (see `ftui train --help`)
 ftui retrain VERSION [...]      retrain a version with the same or changed settings
+ftui du|prune|alias|path|export  disk use, cleanup, aliases, folders, export (see --help)
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ SUBCOMMANDS: dict[str, str] = {
     "retrain": "ftui.train.commands:main",
     "inspect": "ftui.analytics_cli:main",
     "compare": "ftui.analytics_cli:main",
+    "du": "ftui.commands.du:main",
+    "alias": "ftui.commands.alias:main",
+    "path": "ftui.commands.path:main",
+    "prune": "ftui.commands.prune:main",
+    "export": "ftui.commands.export:main",
 }
 
 

@@ -25,8 +25,9 @@ from ftui.store import (
     side_for,
     walk_files,
 )
-from ftui.store.history import load_checkpoint_history, with_history_metrics
+from ftui.store.history import load_selection_history, with_history_metrics
 from ftui.store.jsonio import ReadError
+from ftui.store.sizes import version_breakdown
 
 from .messages import ComparisonData, DetailsData
 
@@ -125,6 +126,7 @@ def load_details(selection: Selection) -> DetailsData:
         total_size=total,
         more_files=len(entries) > MAX_FILES_SHOWN,
         adapter=adapter,
+        breakdown=version_breakdown(version),
     )
 
 
@@ -146,8 +148,4 @@ def load_updates(comparison: Comparison) -> list[UpdateStats]:
 
 def history_of(selection: Selection) -> LossHistory:
     """A checkpoint's own history (up to its step), else the version's."""
-    if selection.checkpoint is not None:
-        history = load_checkpoint_history(selection.checkpoint.path)
-        if not history.is_empty:
-            return history
-    return load_history(selection.version)[0]
+    return load_selection_history(selection.version, selection.checkpoint)

@@ -36,6 +36,7 @@ from ftui.store import delete as delete_version
 from ftui.store.query import SORT_KEYS, Query, QueryError, parse_query, sort_versions
 from ftui.store.writer import set_notes, set_tags
 
+from ..disk_actions import DISK_BINDINGS, DiskTools
 from ..format import plain
 from ..loading import (
     fill_metrics,
@@ -77,6 +78,7 @@ class BrowserScreen(Screen[None]):
         Binding("f5,ctrl+r", "rescan", "Rescan", show=False),
         Binding("u", "unmark", "Clear marks", show=False),
         Binding("escape", "back", "Back", show=False),
+        *DISK_BINDINGS,
     ]
 
     def __init__(self, root: Path, *, poll_interval: float = POLL_INTERVAL_S) -> None:
@@ -101,6 +103,7 @@ class BrowserScreen(Screen[None]):
         # Set when the screen goes (the app quits): the scan and history workers stop
         # early instead of keeping the process alive to read 10,000 folders.
         self.closing = threading.Event()
+        self.disk = DiskTools(self)  # sizes, prune, aliases, export
 
     # ---------------------------------------------------------------- layout
 
@@ -132,6 +135,7 @@ class BrowserScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         self.closing.set()
+        self.disk.stop_sizes()
 
     def first_frame_out(self) -> None:
         """Called once the app's first frame (with the newest rows) is on screen."""
@@ -200,6 +204,7 @@ class BrowserScreen(Screen[None]):
                 tree.select_first()  # the user did not move: start at the top of the full list
             self.early_key = None
         if message.complete and message.error is None:
+            self.disk.start_sizes(versions, message.scan_id)
             missing = [v for v in versions if v.final_loss is None]
             if missing:
                 self.metrics_worker(missing, message.scan_id)
@@ -236,7 +241,7 @@ class BrowserScreen(Screen[None]):
         versions = self.versions
         if self.query_filter is not None:
             versions = self.query_filter.filter(versions)
-        return sort_versions(versions, self.sort_key)
+        return sort_versions(versions, self.sort_key, sizes=self.disk.sizes)
 
     def refresh_tree(self) -> None:
         tree = self.version_tree
@@ -265,6 +270,7 @@ class BrowserScreen(Screen[None]):
         if self.query_filter is not None:
             line.append("  filter: ")
             line.append_text(plain(self.query_filter.text, 40))
+        line.append_text(self.disk.status_text())  # the root's size, once measured
         if self.marked:
             names = " ".join(f"{'AB'[i]}={self.label_of(k)}" for i, k in enumerate(self.marked))
             line.append("  marked: ")
@@ -573,3 +579,7 @@ class BrowserScreen(Screen[None]):
 
     def action_watch_run(self) -> None:
         self.ftui.watch_run(self.selection)
+
+    def action_disk(self, what: str) -> None:
+        """`P` prune, `a` aliases, `X` export (see disk_actions)."""
+        self.disk.run(what)

@@ -23,6 +23,7 @@ from textual.widgets import Static
 
 from ftui.store import AdapterInfo, Status, Version, human_size, one_line, safe_text
 from ftui.store.comparison import flatten
+from ftui.store.sizes import KIND_TITLES, KINDS, SizeBreakdown
 from ftui.store.text import preview
 
 from ..format import fmt_loss, fmt_time, fmt_value, plain, shape_text, status_text
@@ -123,6 +124,9 @@ def summary_rows(version: Version) -> list[tuple[str, Text | str]]:
         text = parent.version_id + (f"/{parent.checkpoint}" if parent.checkpoint else "")
         rows.append(("parent", plain(f"{text} ({parent.mode})")))
     rows.append(("tags", plain(", ".join(version.tags)) if version.tags else "—"))
+    if version.aliases:
+        named = [f"{a} → {t or 'this version'}" for a, t in sorted(version.aliases.items())]
+        rows.append(("aliases", plain(", ".join(named), 400)))
     notes = Text(preview(version.notes, MAX_NOTES_CHARS)) if version.notes else Text("—")
     rows.append(("notes", notes))
     if version.status is Status.RUNNING:
@@ -130,6 +134,17 @@ def summary_rows(version: Version) -> list[tuple[str, Text | str]]:
     if version.error:
         rows.append(("error", Text(one_line(version.error, 1000), style="bold red")))
     return rows
+
+
+def breakdown_table(breakdown: SizeBreakdown) -> Table:
+    """The version's bytes by kind (what `ftui du` shows), and their total."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column()
+    table.add_column(justify="right", no_wrap=True)
+    for kind in KINDS:
+        table.add_row(KIND_TITLES[kind], human_size(getattr(breakdown, kind)))
+    table.add_row(Text("total", style="bold"), Text(human_size(breakdown.total), style="bold"))
+    return table
 
 
 def modules_table(adapter: AdapterInfo | None) -> RenderableType:
@@ -282,6 +297,8 @@ class DetailsPane(VerticalScroll):
             body.append(Text(lines, style="red"))
         title = f"files ({human_size(data.total_size)} on disk)"
         self.query_one("#details-files", Static).update(section(title, Group(*body)))
-        self.query_one("#details-modules", Static).update(
-            section("LoRA modules", modules_table(data.adapter))
-        )
+        modules: list[RenderableType] = [section("LoRA modules", modules_table(data.adapter))]
+        if data.breakdown is not None:  # last: the sections above keep their place
+            modules.append(Text(""))
+            modules.append(section("version on disk", breakdown_table(data.breakdown)))
+        self.query_one("#details-modules", Static).update(Group(*modules))
