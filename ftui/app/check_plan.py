@@ -120,8 +120,7 @@ def drawing_kind(item: CheckedVersion, has_children: bool) -> Hashable:
                 list(version.tags),
                 version.notes,
                 version.error,
-                dict(version.training_args),
-                dict(version.library_versions),
+                # (training arguments and library versions: inside the metadata's kind)
                 item.final_loss,
                 metrics.final_train_loss,
                 metrics.best_train_loss,
