@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ftui.store import Layout, RootError, Status, scan
 from ftui.store.history import load_history, with_history_metrics
@@ -269,3 +271,24 @@ def test_two_metadata_files_for_one_folder_give_one_version(root: Path) -> None:
     assert [v.id for v in versions] == ["20260102_100000", "20260101_100000"]
     (problem,) = versions[0].problems
     assert problem.file == legacy.name and "metadata_20260102_100000.json" in problem.reason
+
+
+STAMPS = ["20260101_000000", "20260102_000000", "20260103_000000"]
+
+
+@given(
+    ids=st.sets(st.sampled_from(STAMPS + ["v_" + s for s in STAMPS])),
+    folders=st.sets(st.sampled_from(STAMPS + ["v_" + s for s in STAMPS])),
+)
+def test_pairing_one_version_at_a_time_agrees_with_pairing_all(
+    ids: set[str], folders: set[str]
+) -> None:
+    """`pair_one` (what the scan does as it reads each version) gives the same folder
+    and duplicates as `pair_metadata` over all of them."""
+    from ftui.store.scanner import pair_metadata, pair_one
+
+    pairs, duplicates = pair_metadata(sorted(ids), folders)
+    for version_id in ids:
+        folder, dupes = pair_one(version_id, ids, folders)
+        assert folder == pairs.get(version_id)
+        assert dupes == duplicates.get(version_id, ())
