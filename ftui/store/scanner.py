@@ -164,9 +164,7 @@ def _newest_first(name: str) -> str:
     return name[len(PREFIX) :] if name.startswith(PREFIX) else name
 
 
-def pair_one(
-    version_id: str, ids: set[str], names: set[str]
-) -> tuple[str | None, tuple[str, ...]]:
+def pair_one(version_id: str, ids: set[str], names: set[str]) -> tuple[str | None, tuple[str, ...]]:
     """`pair_metadata` for one valid id: (its folder, or None when another metadata file
     owns that folder; the other metadata files naming its folder).
 
