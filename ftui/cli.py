@@ -75,7 +75,7 @@ def _check_main(root: Path, as_json: bool, with_app: bool, strict: bool = False)
     if with_app and report.error is None:
         from ftui.app.headless import run_headless_check
 
-        report = replace(report, extra_problems=tuple(run_headless_check(root)))
+        report = replace(report, extra_problems=tuple(run_headless_check(root, report)))
     print(dumps_report(report) if as_json else "\n".join(format_report(report)))
     return report.exit_code
 

@@ -18,16 +18,14 @@ from rich.text import Text
 from textual.binding import Binding
 
 from ftui.store import Version, human_size, one_line
-from ftui.store.aliases import AliasError, alias_problem, aliases_naming, remove_alias, set_alias
-from ftui.store.naming import find_version
-from ftui.store.prune import PrunePlan, execute
-from ftui.store.sizes import RootSizes, root_sizes
+from ftui.store.aliases import aliases_naming
 
 from .messages import WorkFailed
-from .screens.disk_dialogs import AliasScreen, ExportScreen
-from .screens.prune import PruneScreen
 
 if TYPE_CHECKING:
+    from ftui.store.prune import PrunePlan
+    from ftui.store.sizes import RootSizes
+
     from .screens.browser import BrowserScreen
     from .selection import Selection
 
@@ -49,6 +47,10 @@ class DiskTools:
 
     # ------------------------------------------------------------ sizes
 
+    def stop_sizes(self) -> None:
+        """Stop the walk in progress (the screen is going: the app quits)."""
+        self._stop.set()
+
     def start_sizes(self, versions: list[Version], scan_id: int) -> None:
         """After a complete scan: walk the folders in a worker, then fill the sizes in."""
         self._stop.set()  # a newer scan makes the walk in progress useless
@@ -56,6 +58,8 @@ class DiskTools:
         root = self.screen.root
 
         def work() -> None:
+            from ftui.store.sizes import root_sizes  # (imported after the first frame)
+
             try:
                 sizes = root_sizes(root, versions, stop)
             except Exception as exc:  # user data must never take the app down
@@ -106,6 +110,10 @@ class DiskTools:
         self.screen.run_worker(run, thread=True, group=f"disk-{what}", exit_on_error=False)
 
     def prune(self) -> None:
+        from ftui.store.prune import execute
+
+        from .screens.prune import PruneScreen
+
         selection = self.screen.selection
         selected = selection.version if selection is not None else None
         versions = list(self.screen.versions)
@@ -140,6 +148,8 @@ class DiskTools:
             if names is not None:
                 self._save_aliases(label, current, names)
 
+        from .screens.disk_dialogs import AliasScreen
+
         self.screen.app.push_screen(AliasScreen(label, current), save)
 
     @staticmethod
@@ -150,6 +160,9 @@ class DiskTools:
         return f"{version.id}:{selection.checkpoint.name}"
 
     def _save_aliases(self, target: str, current: list[str], names: list[str]) -> None:
+        from ftui.store.aliases import AliasError, alias_problem, remove_alias, set_alias
+        from ftui.store.naming import find_version
+
         root = self.screen.root
         for name in names:
             problem = alias_problem(name)
@@ -206,5 +219,7 @@ class DiskTools:
                 self._notify(f"exported {label} to {path}")
 
             self._in_worker(work, done, f"exporting {label}")
+
+        from .screens.disk_dialogs import ExportScreen
 
         self.screen.app.push_screen(ExportScreen(label, default), chosen)

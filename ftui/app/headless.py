@@ -1,9 +1,13 @@
 """`ftui --check DIR`'s app pass: run the real app headless over DIR and report errors.
 
-It opens the browser, visits every version's details and loss plot, opens compare on the
+It opens the browser, visits versions' details and loss plots, opens compare on the
 first two versions (shapes, then the tensors' update norms) and draws each screen; any
 exception, error notification or timeout becomes a one-line problem. So CI can prove
 the app works on a folder with no terminal.
+
+By default it draws one version of each way of being drawn plus every odd or damaged
+one (check_plan.py), so it stays affordable on 10,000 versions; `every_version=True`
+draws them all (what tests compare the reduced pass with).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 from textual.notifications import SeverityLevel
 
 from ftui.store import one_line
+from ftui.store.check import CheckReport, check_root
 
 from .main import FtuiApp
 from .screens.browser import BrowserScreen
@@ -58,7 +63,7 @@ async def _until(
         await pilot_pause()  # type: ignore[misc]
 
 
-async def _check(root: Path) -> list[str]:
+async def _check(root: Path, skip: set[str]) -> list[str]:
     app = CheckingApp(root)
     problems: list[str] = []
     try:
@@ -74,6 +79,8 @@ async def _check(root: Path) -> list[str]:
                 return [f"app: {browser.scan_error}"]
             keys: list[Key] = [k for k in browser.version_tree.nodes_by_key if k[1] is None]
             for key in keys:
+                if key[0] in skip:
+                    continue  # drawn alike to a version drawn
                 if not browser.version_tree.select_key(key):
                     problems.append(f"app: {key[0]}: not selectable in the tree")
                     continue
@@ -107,6 +114,20 @@ async def _check(root: Path) -> list[str]:
     return problems
 
 
-def run_headless_check(root: Path) -> list[str]:
-    """Problems found by running the app over `root` (empty when all went well)."""
-    return asyncio.run(_check(root))
+def run_headless_check(
+    root: Path, report: CheckReport | None = None, *, every_version: bool = False
+) -> list[str]:
+    """Problems found by running the app over `root` (empty when all went well).
+
+    `report` is the store's check of `root` (made here when not given): it says which
+    versions are damaged and how each one's loss plot is drawn, which decides the
+    versions whose screens are drawn; `every_version` draws every version's.
+    """
+    skip: set[str] = set()
+    if not every_version:
+        from .check_plan import versions_to_draw
+
+        report = report if report is not None else check_root(root)
+        skip = {item.version.id for item in report.versions}
+        skip -= set(versions_to_draw(report.versions))
+    return asyncio.run(_check(root, skip))

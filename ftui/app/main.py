@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from .selection import Selection
 
 
+FIRST_FRAME_GRACE_S = 0.03
+
+
 class FtuiApp(App[int]):
     """Browse, train and compare LoRA versions under `root`."""
 
@@ -56,9 +59,11 @@ class FtuiApp(App[int]):
         return BrowserScreen(self.root, poll_interval=self.poll_interval)
 
     def on_ready(self) -> None:
-        """Textual's Ready: the first frame is being drawn. Once it is out, the browser
-        reads the rest of the folder and fills in the details (bench/bench_app.py)."""
-        self.call_after_refresh(self._first_frame_out)
+        """Textual's Ready: the first frame is being drawn. Once it is out (and the
+        terminal has had a moment to take it: Textual writes from a thread, which the
+        scan would compete with for the GIL), the browser reads the rest of the folder
+        and fills in the details (bench/bench_app.py)."""
+        self.call_after_refresh(self.set_timer, FIRST_FRAME_GRACE_S, self._first_frame_out)
 
     def _first_frame_out(self) -> None:
         self.first_frame_shown = True

@@ -57,10 +57,11 @@ from .model import (
     Version,
 )
 from .naming import (
+    METADATA_PREFIX,
+    METADATA_SUFFIX,
     PREFIX,
     folder_candidates,
     folder_name,
-    id_from_metadata_name,
     metadata_name,
     name_variants,
     pick_folder,
@@ -120,23 +121,24 @@ def _iter_versions(root: Path) -> Iterator[Version]:
     newest-first list shows at the top: a screen can show them before the rest of a
     large folder has been read.
     """
-    metadata_ids, folders, names = _list_root(root)
-    pairs, duplicates = pair_metadata(metadata_ids, names)
-    claimed = set(pairs.values())
-    folders = [name for name in folders if name not in claimed]
-    for ordered in (metadata_ids, folders):
-        prefixed = sum(1 for name in ordered if name.startswith(PREFIX))
-        if prefixed in (0, len(ordered)):  # one spelling: plain order (C speed)
-            ordered.sort(reverse=True)
-        else:
-            ordered.sort(key=_newest_first, reverse=True)
+    metadata_ids, others, names = _list_root(root)
+    _sort_newest_first(metadata_ids)
+    # Each version is paired with its folder as it is read (`pair_one`), not all of them
+    # first: the newest can be on screen before a large folder's pairing is done.
+    ids = set(metadata_ids)
     for version_id in metadata_ids:
         if not is_valid_id(version_id):  # `metadata_.json` names the root: never a version
             yield invalid_id_version(root, version_id, metadata_name(version_id))
-        elif version_id in pairs:
-            yield read_described_version(
-                root, version_id, pairs[version_id], duplicates.get(version_id, ())
-            )
+            continue
+        folder, duplicates = pair_one(version_id, ids, names)
+        if folder is not None:
+            yield read_described_version(root, version_id, folder, duplicates)
+    pairs, _ = pair_metadata(metadata_ids, names)
+    claimed = set(pairs.values())
+    metadata_files = {metadata_name(v) for v in metadata_ids}
+    others = [name for name in others if name not in claimed and name not in metadata_files]
+    folders = _folders(root, others)
+    _sort_newest_first(folders)
     for name in folders:
         if name.startswith(".") or _CHECKPOINT.match(name):
             continue  # checkpoints at the top: the root itself is a run, read below
@@ -149,9 +151,36 @@ def _iter_versions(root: Path) -> Iterator[Version]:
             yield read_trainer_version(root, listing)
 
 
+def _sort_newest_first(names: list[str]) -> None:
+    prefixed = sum(1 for name in names if name.startswith(PREFIX))
+    if prefixed in (0, len(names)):  # one spelling: plain order (C speed)
+        names.sort(reverse=True)
+    else:
+        names.sort(key=_newest_first, reverse=True)
+
+
 def _newest_first(name: str) -> str:
     """Sort key of an id or folder name: without the `v_` prefix (reversed: newest first)."""
     return name[len(PREFIX) :] if name.startswith(PREFIX) else name
+
+
+def pair_one(version_id: str, ids: set[str], names: set[str]) -> tuple[str | None, tuple[str, ...]]:
+    """`pair_metadata` for one valid id: (its folder, or None when another metadata file
+    owns that folder; the other metadata files naming its folder).
+
+    Only `<stamp>` and `v_<stamp>` can name one folder, `v_<stamp>/`, and then the
+    tutorial's `<stamp>` owns it. Equivalent to `pair_metadata` (a property test says so).
+    """
+    if version_id.startswith(PREFIX):
+        bare = version_id[len(PREFIX) :]
+        if bare in ids and is_valid_id(bare) and pick_folder(bare, names) == version_id:
+            return None, ()
+        return folder_name(version_id), ()
+    folder = pick_folder(version_id, names)
+    other = PREFIX + version_id
+    if folder == other and other in ids and is_valid_id(other):
+        return folder, (metadata_name(other),)
+    return folder, ()
 
 
 def pair_metadata(
@@ -184,10 +213,14 @@ def pair_metadata(
 
 
 def _list_root(root: Path) -> tuple[list[str], list[str], set[str]]:
-    """The ids of the metadata files directly in `root`, the names of its folders and
-    the names of all its entries: one tight loop (a root may hold 20,000 entries)."""
+    """The ids of the metadata files directly in `root`, and the names of all its
+    entries, as a list and as a set (`_folders` tells which are folders).
+
+    One `listdir` (a root may hold 20,000 entries): a name is enough to tell metadata
+    (`metadata_<id>.json`; one that is not a readable file is reported as damage).
+    """
     try:
-        iterator = os.scandir(root)
+        entries = os.listdir(root)
     except FileNotFoundError:
         raise RootError(f"{root}: no such folder") from None
     except NotADirectoryError:
@@ -196,24 +229,18 @@ def _list_root(root: Path) -> tuple[list[str], list[str], set[str]]:
         raise RootError(f"{root}: permission denied") from None
     except OSError as exc:
         raise RootError(f"{root}: cannot read ({exc.strerror})") from None
-    metadata_ids: list[str] = []
-    folders: list[str] = []
-    names: set[str] = set()
-    with iterator:
-        for entry in iterator:
-            name = entry.name
-            names.add(name)
-            try:
-                is_dir = entry.is_dir()
-            except OSError:  # a symlink loop or a vanished entry: not a version folder
-                is_dir = False
-            if is_dir:
-                folders.append(name)
-            else:
-                version_id = id_from_metadata_name(name)
-                if version_id is not None:
-                    metadata_ids.append(version_id)
-    return metadata_ids, folders, names
+    start, end = len(METADATA_PREFIX), -len(METADATA_SUFFIX)
+    metadata_ids = [
+        name[start:end]
+        for name in entries
+        if name.startswith(METADATA_PREFIX) and name.endswith(METADATA_SUFFIX)
+    ]
+    return metadata_ids, entries, set(entries)
+
+
+def _folders(root: Path, names: list[str]) -> list[str]:
+    """The names that are folders (links to folders included), in the given order."""
+    return [name for name in names if os.path.isdir(root / name)]
 
 
 def list_folder(path: Path) -> FolderListing:

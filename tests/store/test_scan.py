@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ftui.store import Layout, RootError, Status, scan
 from ftui.store.history import load_history, with_history_metrics
@@ -280,3 +282,24 @@ def test_a_linked_v_folder_in_the_tutorial_naming_is_not_followed(root: Path) ->
     assert bad.status is Status.DAMAGED and bad.adapter is None
     assert [p.file for p in bad.problems] == ["v_20260102_100000/"]
     assert "symbolic link" in bad.problems[0].reason
+
+
+STAMPS = ["20260101_000000", "20260102_000000", "20260103_000000"]
+
+
+@given(
+    ids=st.sets(st.sampled_from(STAMPS + ["v_" + s for s in STAMPS])),
+    folders=st.sets(st.sampled_from(STAMPS + ["v_" + s for s in STAMPS])),
+)
+def test_pairing_one_version_at_a_time_agrees_with_pairing_all(
+    ids: set[str], folders: set[str]
+) -> None:
+    """`pair_one` (what the scan does as it reads each version) gives the same folder
+    and duplicates as `pair_metadata` over all of them."""
+    from ftui.store.scanner import pair_metadata, pair_one
+
+    pairs, duplicates = pair_metadata(sorted(ids), folders)
+    for version_id in ids:
+        folder, dupes = pair_one(version_id, ids, folders)
+        assert folder == pairs.get(version_id)
+        assert dupes == duplicates.get(version_id, ())

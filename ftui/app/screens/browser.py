@@ -100,6 +100,9 @@ class BrowserScreen(Screen[None]):
         self.filled: dict[tuple[str, str, int], Metrics] = {}
         self.shown_count = 0
         self.early_key: Key | None = None
+        # Set when the screen goes (the app quits): the scan and history workers stop
+        # early instead of keeping the process alive to read 10,000 folders.
+        self.closing = threading.Event()
         self.disk = DiskTools(self)  # sizes, prune, aliases, export
 
     # ---------------------------------------------------------------- layout
@@ -130,6 +133,10 @@ class BrowserScreen(Screen[None]):
         if self.poll_interval > 0:
             self.set_interval(self.poll_interval, self.poll_root)
 
+    def on_unmount(self) -> None:
+        self.closing.set()
+        self.disk.stop_sizes()
+
     def first_frame_out(self) -> None:
         """Called once the app's first frame (with the newest rows) is on screen."""
         self.details.first_frame_out()
@@ -153,9 +160,8 @@ class BrowserScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
     def scan_worker(self, scan_id: int) -> None:
-        stop = threading.Event()
         try:
-            for versions, complete in scan_batches(self.root, stop):
+            for versions, complete in scan_batches(self.root, self.closing):
                 self.post_message(VersionsScanned(versions, complete, scan_id=scan_id))
         except RootError as exc:
             self.post_message(VersionsScanned([], True, str(exc), scan_id=scan_id))
@@ -165,7 +171,7 @@ class BrowserScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="metrics", exit_on_error=False)
     def metrics_worker(self, versions: list[Version], scan_id: int) -> None:
         try:
-            filled = fill_metrics(versions, threading.Event())
+            filled = fill_metrics(versions, self.closing)
         except Exception as exc:
             self.post_message(WorkFailed("reading loss histories", f"{exc}"))
             return
