@@ -141,7 +141,10 @@ class FtuiApp(App[int]):
             self.post_message(message(token, event))
 
         try:
-            from ftui.train.engine import run_training
+            if spec.needs_launcher:  # several processes: torchrun, rank 0's events relayed
+                from ftui.train.launch import run_launched as run_training
+            else:
+                from ftui.train.engine import run_training
 
             result = run_training(spec, on_event, state.stop)
         except Exception as exc:  # the engine never raises, but an import can fail
