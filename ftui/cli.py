@@ -10,6 +10,7 @@ ftui du|prune|alias|path|export  disk use, cleanup, aliases, folders, export (se
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -97,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.root)
     if args.check:
         return _check_main(root, args.json, with_app=not args.no_ui, strict=args.strict)
+    # Starting the app allocates some 200,000 long-lived objects; collecting garbage
+    # while they are being made only delays the first frame. The app turns collection
+    # back on (with the start-up objects frozen) once that frame is out.
+    gc.disable()
     from ftui.app.main import run_app
 
     return run_app(root)

@@ -38,7 +38,13 @@ from ftui.store.writer import set_notes, set_tags
 
 from ..disk_actions import DISK_BINDINGS, DiskTools
 from ..format import plain
-from ..loading import fill_metrics, load_details, root_signature, scan_batches
+from ..loading import (
+    fill_metrics,
+    first_screenful,
+    load_details,
+    root_signature,
+    scan_batches,
+)
 from ..messages import DetailsLoaded, MetricsFilled, VersionsScanned, WorkFailed
 from ..selection import Key, Selection
 from ..widgets.details import DetailsPane
@@ -113,10 +119,22 @@ class BrowserScreen(Screen[None]):
         self.query_one("#filter", Input).display = False
         self.query_one(VersionTree).focus()
         self.query_one(DetailsPane).show_empty("scanning…")
+        # The newest screenful, read now, is in the very first frame; the details and
+        # the full scan (a worker) wait until that frame is out (`first_frame_out`).
+        first = first_screenful(self.root, self.app.size.height)
+        if first:
+            self.versions_scanned(VersionsScanned(first, False, scan_id=self.scan_id))
         self.update_status_line()
-        self.rescan()
+        if self.ftui.first_frame_shown:  # mounted later than the app's first frame
+            self.call_after_refresh(self.first_frame_out)
         if self.poll_interval > 0:
             self.set_interval(self.poll_interval, self.poll_root)
+
+    def first_frame_out(self) -> None:
+        """Called once the app's first frame (with the newest rows) is on screen."""
+        self.details.first_frame_out()
+        if self.scan_id == 0:  # no scan started yet
+            self.rescan()
 
     @property
     def version_tree(self) -> VersionTree:

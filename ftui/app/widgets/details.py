@@ -2,13 +2,17 @@
 
 `show_selection()` fills in what the scan already read (instant); `show_loaded()` adds
 what a worker read afterwards (history, file sizes, a checkpoint's adapter).
+
+The app's first frame is the tree: until `first_frame_out()` the pane shows only the
+selection's name, because its tables take longer to lay out than the rest of the screen
+together; the loss plot (plotext) is imported and mounted when first needed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -25,7 +29,9 @@ from ftui.store.text import preview
 from ..format import fmt_loss, fmt_time, fmt_value, plain, shape_text, status_text
 from ..messages import DetailsData
 from ..selection import Selection
-from .loss_plot import LossPlot
+
+if TYPE_CHECKING:
+    from .loss_plot import LossPlot
 
 # Top-level metadata keys shown in their own sections; anything else goes under "other".
 SHOWN_KEYS = frozenset(
@@ -170,7 +176,6 @@ class DetailsPane(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Static(id="details-head")
-        yield LossPlot(id="details-plot")
         yield Static(id="details-info")
         yield Static(id="details-files")
         yield Static(id="details-modules")
@@ -179,23 +184,51 @@ class DetailsPane(VerticalScroll):
         super().__init__(id=id)
         self.selection: Selection | None = None
         self.loaded: DetailsData | None = None
+        self._first_frame_out = False
+        self._plot: LossPlot | None = None
+
+    def first_frame_out(self) -> None:
+        """The app's first frame is on screen: fill in what waited for it."""
+        if self._first_frame_out:
+            return
+        self._first_frame_out = True
+        selection, loaded = self.selection, self.loaded
+        if selection is not None:
+            self.show_selection(selection)
+            if loaded is not None:
+                self.show_loaded(loaded)
+
+    @property
+    def plot(self) -> LossPlot:
+        """The loss plot, mounted below the head the first time it is needed."""
+        if self._plot is None:
+            from .loss_plot import LossPlot
+
+            self._plot = LossPlot(id="details-plot")
+            self.mount(self._plot, after="#details-head")
+        return self._plot
 
     def show_empty(self, message: str) -> None:
         self.selection = None
         self.loaded = None
         self.query_one("#details-head", Static).update(Text(message, style="dim"))
         self.query_one("#details-info", Static).update("")
-        plot = self.query_one(LossPlot)
-        plot.clear_series("loss")
-        plot.display = False  # an empty frame says nothing
+        if self._plot is not None:
+            self._plot.clear_series("loss")
+            self._plot.display = False  # an empty frame says nothing
         self.query_one("#details-files", Static).update("")
         self.query_one("#details-modules", Static).update("")
 
     def show_selection(self, selection: Selection) -> None:
         """What the scan read: shown at once, before the worker's part arrives."""
         self.selection = selection
-        self.query_one(LossPlot).display = True
         self.loaded = None
+        if not self._first_frame_out:  # just its name until the first frame is out
+            title = Text(safe_text(selection.label), style="bold")
+            self.query_one("#details-head", Static).update(title)
+            return
+        plot = self.plot
+        plot.display = True
         version, checkpoint = selection.version, selection.checkpoint
         title = Text(safe_text(selection.label), style="bold")
         head: list[RenderableType] = [title]
@@ -237,7 +270,7 @@ class DetailsPane(VerticalScroll):
             parts.append(section("other metadata", field_table(mapping_rows(other))))
         self.query_one("#details-head", Static).update(Group(*head))
         self.query_one("#details-info", Static).update(Group(*parts))
-        self.query_one(LossPlot).clear_series("loss (loading…)")
+        plot.clear_series("loss (loading…)")
         self.query_one("#details-files", Static).update(Text("files: reading…", style="dim"))
         self.query_one("#details-modules", Static).update(
             modules_table(version.adapter) if checkpoint is None else ""
@@ -248,7 +281,9 @@ class DetailsPane(VerticalScroll):
         if self.selection is None or data.selection.key != self.selection.key:
             return  # the user has moved on
         self.loaded = data
-        self.query_one(LossPlot).show_history(data.history, "loss")
+        if not self._first_frame_out:
+            return  # shown with the rest just after the first frame
+        self.plot.show_history(data.history, "loss")
         files = Table.grid(padding=(0, 1))
         files.add_column(overflow="fold")
         files.add_column(justify="right", no_wrap=True)
