@@ -30,9 +30,9 @@ if TYPE_CHECKING:
     from .selection import Selection
 
 DISK_BINDINGS = [
-    Binding("P", "disk('prune')", "Prune"),
-    Binding("a", "disk('alias')", "Alias", show=False),
-    Binding("X", "disk('export')", "Export", show=False),
+    Binding("P", "disk('prune')", "Prune…"),
+    Binding("a", "disk('alias')", "Aliases…", show=False),
+    Binding("X", "disk('export')", "Export…", show=False),
 ]
 
 

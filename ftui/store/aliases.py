@@ -152,3 +152,24 @@ def expand_alias(root: Path, name: str) -> tuple[str, str | None]:
     `root`, else `name` itself split at `:checkpoint-N`. For callers that take ids."""
     aliases = load_aliases(root)
     return split_checkpoint(aliases.get(name.strip(), name))
+
+
+def check_aliases(root: Path, versions: Iterable[Version]) -> tuple[list[str], list[str]]:
+    """(problems, warnings) for `--check`: an alias file that cannot be read is a
+    problem; an alias naming a version or checkpoint that is not there is a warning."""
+    try:
+        aliases = read_aliases(root)
+    except AliasError as exc:
+        return [str(exc)], []
+    versions = list(versions)
+    found = aliases_by_version(aliases, versions)
+    by_id = {v.id: v for v in versions}
+    warnings = []
+    for name, target in sorted(aliases.items()):
+        hit = next((vid for vid, named in found.items() if name in named), None)
+        checkpoint = found[hit][name] if hit is not None else None
+        if hit is None:
+            warnings.append(f"{ALIASES_FILE}: alias {name!r} names {target!r}, not in this folder")
+        elif checkpoint is not None and by_id[hit].checkpoint(checkpoint) is None:
+            warnings.append(f"{ALIASES_FILE}: alias {name!r} names {target!r}, which is gone")
+    return [], warnings

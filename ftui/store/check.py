@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .history import LossHistory, check_history, load_history
+from .history import LossHistory, check_history
 from .ids import is_valid_id
 from .lineage import analyse
 from .model import Problem, Status, Version
@@ -63,12 +63,16 @@ class CheckReport:
     error: str | None = None  # the root itself is unusable
     extra_problems: tuple[str, ...] = field(default=())  # e.g. from the headless app pass
     strict: bool = False  # failed/cancelled versions and warnings count as failures
+    root_problems: tuple[str, ...] = ()  # e.g. an unreadable aliases.json
+    root_warnings: tuple[str, ...] = ()  # e.g. an alias naming a deleted version
 
     @property
     def exit_code(self) -> int:
         if self.error is not None:
             return EXIT_UNUSABLE
         if self.extra_problems or any(not v.passes(self.strict) for v in self.versions):
+            return EXIT_DAMAGED
+        if self.root_problems or (self.strict and self.root_warnings):
             return EXIT_DAMAGED
         return EXIT_OK
 
@@ -196,7 +200,16 @@ def check_root(root: Path, strict: bool = False) -> CheckReport:
     except RootError as exc:
         return CheckReport(root, error=str(exc), strict=strict)
     checked = [check_version(v) for v in versions]
-    return CheckReport(root, tuple(with_lineage(checked)), strict=strict)
+    from .aliases import check_aliases
+
+    problems, warnings = check_aliases(root, versions)
+    return CheckReport(
+        root,
+        tuple(with_lineage(checked)),
+        strict=strict,
+        root_problems=tuple(problems),
+        root_warnings=tuple(warnings),
+    )
 
 
 def with_lineage(checked: list[CheckedVersion]) -> list[CheckedVersion]:
@@ -248,6 +261,8 @@ def format_report(report: CheckReport) -> list[str]:
         return [f"ftui: {one_line(report.error, 300)}"]
     lines = [format_line(item) for item in report.versions]
     lines += [f"app: {one_line(p, 300)}" for p in report.extra_problems]
+    lines += [f"root: {one_line(p, 300)}" for p in report.root_problems]
+    lines += [f"root: warning: {one_line(p, 300)}" for p in report.root_warnings]
     damaged = sum(1 for v in report.versions if not v.healthy)
     n = len(report.versions)
     summary = f"{n} version{'s' if n != 1 else ''}, {n - damaged} healthy, {damaged} damaged"
@@ -275,6 +290,8 @@ def report_json(report: CheckReport) -> dict[str, Any]:
         "strict": report.strict,
         "error": report.error,
         "app_problems": list(report.extra_problems),
+        "root_problems": list(report.root_problems),
+        "root_warnings": list(report.root_warnings),
         "versions": [
             {
                 "id": item.version.id,

@@ -35,7 +35,7 @@ from .disk import (
     trash_checkpoint,
 )
 from .jsonio import ReadError, read_json_object
-from .model import Checkpoint, Status, Version
+from .model import Checkpoint, Version
 from .sizes import is_state_file, tree_bytes
 from .writer import WriteError, update_metadata
 
@@ -344,7 +344,7 @@ def execute(
             continue
         if stop is not None and stop.is_set():
             break
-        busy = _still_idle(version) if version.status is not Status.DAMAGED else None
+        busy = _still_idle(version)
         if busy is not None:
             result.errors.append(f"{version.id}: {busy}; not pruned")
             continue

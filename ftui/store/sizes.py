@@ -123,21 +123,27 @@ def _walk(top: str, seen: _Seen) -> Iterator[tuple[str, int, bool]]:
     while stack:
         current = stack.pop()
         try:
-            with os.scandir(current) as iterator:
-                entries = list(iterator)
+            iterator = os.scandir(current)
         except OSError:
             continue
-        for entry in entries:
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if not seen.first(st):
-                continue
-            is_dir = stat.S_ISDIR(st.st_mode)
-            if is_dir:
-                stack.append(entry.path)
-            yield os.path.relpath(entry.path, top), st.st_size, is_dir
+        with iterator:  # streamed: a folder of a million entries is never held in memory
+            while True:
+                try:
+                    entry = next(iterator)
+                except StopIteration:
+                    break
+                except OSError:  # failed mid-listing: count what was read
+                    break
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if not seen.first(st):
+                    continue
+                is_dir = stat.S_ISDIR(st.st_mode)
+                if is_dir:
+                    stack.append(entry.path)
+                yield os.path.relpath(entry.path, top), st.st_size, is_dir
 
 
 def _kind_of(relative: str, is_dir: bool) -> str:

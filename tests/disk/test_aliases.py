@@ -159,3 +159,25 @@ def test_an_aliased_version_or_checkpoint_cannot_be_deleted(samples: Path) -> No
         removal_plan(by_id[B], by_id[B].checkpoint("checkpoint-33"), root=samples)
     paths, _ = removal_plan(by_id[B], by_id[B].checkpoint("checkpoint-66"), root=samples)
     assert paths == [folder(samples, B) / "checkpoint-66"]
+
+
+def test_check_reports_a_damaged_alias_file_and_warns_on_dangling_aliases(
+    samples: Path,
+) -> None:
+    import shutil
+
+    set_alias(samples, "prod", A)
+    set_alias(samples, "old", f"{B}:checkpoint-33")
+    assert ftui("--check", "--no-ui", str(samples)).returncode == 0
+    shutil.rmtree(folder(samples, B) / "checkpoint-33")
+    (samples / f"metadata_{A}.json").unlink()
+    shutil.rmtree(folder(samples, A))
+    proc = ftui("--check", "--no-ui", str(samples))
+    assert proc.returncode == 0, proc.stdout
+    assert "alias 'prod'" in proc.stdout and "alias 'old'" in proc.stdout
+    assert ftui("--check", "--no-ui", "--strict", str(samples)).returncode == 1
+    report = json.loads(ftui("--check", "--no-ui", "--json", str(samples)).stdout)
+    assert len(report["root_warnings"]) == 2
+    (samples / ALIASES_FILE).write_text("[1, 2]")
+    proc = ftui("--check", "--no-ui", str(samples))
+    assert proc.returncode == 1 and "root: aliases.json" in proc.stdout

@@ -40,15 +40,16 @@ def ftui(*args: str, limit_file_size: int | None = None) -> subprocess.Completed
 
 @pytest.fixture
 def trained_copy(trained, tmp_path: Path) -> Path:  # noqa: ANN001
-    """The shared run alone (other tests add retrained children to the shared root)."""
-    from ftui.store.naming import folder_name, metadata_name
+    """A root holding a copy of the shared trained version only (other tests add
+    versions to the shared root)."""
+    from ftui.store.naming import metadata_file, version_folder
 
     root = tmp_path / "versions"
     root.mkdir()
     version_id = trained.result.version_id
-    shutil.copy2(trained.root / metadata_name(version_id), root)
-    shutil.copytree(trained.root / folder_name(version_id), root / folder_name(version_id),
-                    symlinks=True)  # fmt: skip
+    folder = version_folder(trained.root, version_id)
+    shutil.copytree(folder, root / folder.name, symlinks=True)
+    shutil.copy2(metadata_file(trained.root, version_id), root)
     return root
 
 
