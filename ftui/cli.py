@@ -4,6 +4,8 @@ ftui [DIR]                      browse the versions in DIR (default ./model_vers
 ftui --check [DIR] [--json]     check DIR with no terminal; exit 0 healthy, 1 damaged, 2 unusable
 ftui train [...]                start a training run (see `ftui train --help`)
 ftui retrain VERSION [...]      retrain a version with the same or changed settings
+ftui cancel VERSION             stop a run after its current step, from any shell
+ftui resume VERSION             continue an interrupted or cancelled run from its last checkpoint
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ SUBCOMMANDS: dict[str, str] = {
     "retrain": "ftui.train.commands:main",
     "inspect": "ftui.analytics_cli:main",
     "compare": "ftui.analytics_cli:main",
+    "cancel": "ftui.runs.cancel_cli:main",
 }
 
 

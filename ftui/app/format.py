@@ -18,6 +18,7 @@ from ftui.store import Checkpoint, Status, Version, one_line, safe_text
 STATUS_SYMBOL: dict[Status, str] = {
     Status.COMPLETED: "✓",
     Status.RUNNING: "▶",
+    Status.QUEUED: "…",
     Status.FAILED: "✗",
     Status.CANCELLED: "⊘",
     Status.INTERRUPTED: "!",
@@ -26,6 +27,7 @@ STATUS_SYMBOL: dict[Status, str] = {
 STATUS_STYLE: dict[Status, str] = {
     Status.COMPLETED: "green",
     Status.RUNNING: "bold yellow",
+    Status.QUEUED: "yellow",
     Status.FAILED: "bold red",
     Status.CANCELLED: "dim",
     Status.INTERRUPTED: "magenta",

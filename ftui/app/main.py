@@ -143,7 +143,7 @@ class FtuiApp(App[int]):
         try:
             from ftui.train.engine import run_training
 
-            result = run_training(spec, on_event, state.stop)
+            result = run_training(spec, on_event, state.stop, launch="in-process")
         except Exception as exc:  # the engine never raises, but an import can fail
             self.post_message(RunEnded(token, "failed", None, f"{type(exc).__name__}: {exc}"))
             return

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .digests import MANIFEST_KEY, quick_problem
 from .fields import (
     as_dict,
     as_float,
@@ -200,11 +201,16 @@ def read_described_version(root: Path, version_id: str) -> Version:
         lora, adapter_config, adapter, as_dict(meta.get("lora_config")), problems, version_id
     )
 
-    if status is Status.RUNNING:
+    if status.live:
         stale = running_problem(as_dict(meta.get("run")))
         if stale:
             status = Status.INTERRUPTED
             problems.append(Problem(meta_path.name, stale))
+    checkpoints = _checkpoints(folder, listing, meta.get("epochs"))
+    if MANIFEST_KEY in meta:
+        checkpoints = _complete_checkpoints(
+            checkpoints, as_dict(meta.get(MANIFEST_KEY)), status.live, problems, version_id
+        )
     if problems and status in (Status.COMPLETED, Status.RUNNING):
         status = Status.DAMAGED
     if meta and recorded is None and "status" in meta:
@@ -230,7 +236,7 @@ def read_described_version(root: Path, version_id: str) -> Version:
             best_eval_loss=as_float(metrics_raw.get("best_eval_loss")),
             best_epoch=as_float(metrics_raw.get("best_epoch")),
         ),
-        checkpoints=_checkpoints(folder, listing, meta.get("epochs")),
+        checkpoints=checkpoints,
         parent=_parent(meta.get("parent")),
         tags=as_str_tuple(meta.get("tags")),
         notes=as_str(meta.get("notes")) or "",
@@ -370,6 +376,26 @@ def _checkpoints(folder: Path, listing: FolderListing, epochs: object) -> tuple[
             train_loss, eval_loss = metrics.final_train_loss, metrics.final_eval_loss
         result.append(Checkpoint(name, folder / name, step, epoch, train_loss, eval_loss))
     return tuple(result)
+
+
+def _complete_checkpoints(
+    checkpoints: tuple[Checkpoint, ...],
+    manifests: dict[str, Any],
+    live: bool,
+    problems: list[Problem],
+    label: str,
+) -> tuple[Checkpoint, ...]:
+    """Only the checkpoints ftui recorded as completely saved (names and sizes match their
+    manifest). A folder caught half-written is never offered; once its run has ended it
+    is reported (while the run lives, the newest may just be being written)."""
+    kept = []
+    for ckpt in checkpoints:
+        reason = quick_problem(ckpt.path, manifests.get(ckpt.name))
+        if reason is None:
+            kept.append(ckpt)
+        elif not (live and ckpt.name not in manifests):
+            problems.append(Problem(f"{label}/{ckpt.name}/", f"incomplete checkpoint: {reason}"))
+    return tuple(kept)
 
 
 def _parent(value: object) -> Parent | None:

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TextIO
 
 from .events import Cancelled, EpochSaved, Event, Failed, Finished, LogLine, Progress, Started
@@ -108,7 +108,8 @@ class _Printer:
     def __call__(self, event: Event) -> None:
         line = self.format(event)
         if line is not None and (not self.quiet or isinstance(event, Failed)):
-            print(line, file=self.stream, flush=True)
+            with suppress(OSError, ValueError):  # the terminal may have gone (SIGHUP)
+                print(line, file=self.stream, flush=True)
 
     def format(self, event: Event) -> str | None:
         if isinstance(event, LogLine):
@@ -131,29 +132,57 @@ class _Printer:
         return None
 
 
+# SIGTERM (`ftui cancel`, `kill`, a job scheduler) and SIGHUP (the terminal went away)
+# end a run the same clean way as a first Ctrl+C: after the current step, status cancelled.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
 @contextmanager
-def _ctrl_c_stops(stop: threading.Event, stream: TextIO) -> Iterator[None]:
-    """First Ctrl+C sets `stop`; the second raises KeyboardInterrupt (abort now)."""
+def signals_stop(stop: threading.Event, stream: TextIO | None) -> Iterator[None]:
+    """First Ctrl+C, SIGTERM or SIGHUP sets `stop`; a second Ctrl+C raises
+    KeyboardInterrupt (abort now). Only the main thread can install handlers."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def handler(signum: int, frame: Any) -> None:
+    def say(text: str) -> None:
+        if stream is not None:
+            with suppress(OSError, ValueError):  # a hung-up terminal cannot be written to
+                print(text, file=stream, flush=True)
+
+    def on_interrupt(signum: int, frame: Any) -> None:
         if stop.is_set():
             signal.signal(signal.SIGINT, signal.default_int_handler)
             raise KeyboardInterrupt
         stop.set()
-        print("stopping after the current step (Ctrl+C again to abort)", file=stream, flush=True)
+        say("stopping after the current step (Ctrl+C again to abort)")
 
-    previous = signal.signal(signal.SIGINT, handler)
+    def on_stop(signum: int, frame: Any) -> None:
+        if not stop.is_set():
+            stop.set()
+            say(f"{signal.Signals(signum).name}: stopping after the current step")
+
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, on_interrupt)}
+    for number in STOP_SIGNALS:
+        previous[number] = signal.signal(number, on_stop)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
-def run_spec(spec: RunSpec, quiet: bool = False, run: Callable[..., Any] | None = None) -> int:
-    """Train `spec` in this thread, printing progress; returns the exit code."""
+def run_spec(
+    spec: RunSpec,
+    quiet: bool = False,
+    run: Callable[..., Any] | None = None,
+    attach: Any = None,
+    stream: TextIO | None = None,
+) -> int:
+    """Train `spec` in this thread, printing progress; returns the exit code.
+
+    `attach` (an `engine.Attach`): train into a version a launcher claimed, or resume one.
+    """
     try:
         spec.validate()
     except SpecError as exc:
@@ -164,9 +193,13 @@ def run_spec(spec: RunSpec, quiet: bool = False, run: Callable[..., Any] | None 
 
         run = run_training
     stop = threading.Event()
-    printer = _Printer(quiet)
-    with _ctrl_c_stops(stop, sys.stderr):
-        result = run(spec, on_event=printer, stop=stop)
+    stream = stream or sys.stderr
+    printer = _Printer(quiet, stream)
+    with signals_stop(stop, stream):
+        if attach is None:
+            result = run(spec, on_event=printer, stop=stop)
+        else:
+            result = run(spec, on_event=printer, stop=stop, attach=attach)
     if result.version_id and distributed_rank()[0] == 0:  # under torchrun: once, not per rank
         print(result.version_id, flush=True)
     return {"completed": EXIT_COMPLETED, "cancelled": EXIT_CANCELLED}.get(

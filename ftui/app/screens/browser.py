@@ -25,7 +25,6 @@ from ftui.store import (
     Metrics,
     Refused,
     RootError,
-    Status,
     Version,
     WriteError,
     human_size,
@@ -466,9 +465,11 @@ class BrowserScreen(Screen[None]):
         if selection is None:
             return
         version, checkpoint = selection.version, selection.checkpoint
-        if version.status is Status.RUNNING and checkpoint is None:
+        if version.status.live and checkpoint is None:
             self.app.notify(
-                f"{version.id} is still running: cancel it first", severity="warning", markup=False
+                f"{version.id} is still {version.status}: cancel it first (x)",
+                severity="warning",
+                markup=False,
             )
             return
         self.removal_plan_worker(selection)
