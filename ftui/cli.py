@@ -21,7 +21,8 @@ def _browse_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ftui",
         description="Browse, train and compare LoRA fine-tuning versions.",
-        epilog="Subcommands: `ftui train --help`, `ftui retrain --help`.",
+        epilog="Subcommands: train, retrain, cancel, resume, inspect, compare "
+        "(`ftui SUBCOMMAND --help`).",
     )
     parser.add_argument("root", nargs="?", default=DEFAULT_ROOT, metavar="DIR",
                         help="folder of versions (default: ./model_versions)")  # fmt: skip
@@ -51,6 +52,7 @@ SUBCOMMANDS: dict[str, str] = {
     "inspect": "ftui.analytics_cli:main",
     "compare": "ftui.analytics_cli:main",
     "cancel": "ftui.runs.cancel_cli:main",
+    "resume": "ftui.runs.resume:main",
 }
 
 

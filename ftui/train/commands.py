@@ -9,6 +9,7 @@ marked cancelled); a second Ctrl+C aborts at once.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -57,6 +58,18 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="any spec setting, e.g. --set r=16 learning_rate=1e-4 epochs=3",
     )  # fmt: skip
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the version id")
+    parser.add_argument(
+        "--detach", action="store_true",
+        help="run in the background, detached from the terminal (output: train.log in the "
+        "version folder); prints the version id and returns",
+    )  # fmt: skip
+    parser.add_argument(
+        "--devices", default=None, metavar="0,1",
+        help="GPU indices to train on (CUDA_VISIBLE_DEVICES); runs on the same device queue",
+    )  # fmt: skip
+    # The process a detached launch starts: train into this claimed version.
+    parser.add_argument("--run-version", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--resume-checkpoint", default=None, help=argparse.SUPPRESS)
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -183,11 +196,12 @@ def run_spec(
 
     `attach` (an `engine.Attach`): train into a version a launcher claimed, or resume one.
     """
-    try:
-        spec.validate()
-    except SpecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    if attach is None:  # an attached run records a bad spec in its version instead
+        try:
+            spec.validate()
+        except SpecError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     if run is None:
         from .engine import run_training
 
@@ -220,12 +234,51 @@ def build_train_spec(args: argparse.Namespace) -> RunSpec:
 
 def run_train_command(args: argparse.Namespace) -> int:
     """`ftui train …`"""
+    if getattr(args, "run_version", None):
+        from pathlib import Path
+
+        from ftui.runs.child import run_version
+
+        resume = getattr(args, "resume_checkpoint", None)
+        return run_version(Path(_root(args)), args.run_version, resume, args.quiet)
     try:
         spec = build_train_spec(args)
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return run_spec(spec, quiet=getattr(args, "quiet", False))
+    return start(spec, args)
+
+
+def start(spec: RunSpec, args: argparse.Namespace) -> int:
+    """Run `spec` here (on `--devices`), or launch it detached with `--detach`."""
+    from ftui.runs.launch import device_env, launch, parse_devices
+
+    try:
+        devices = parse_devices(getattr(args, "devices", None))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not getattr(args, "detach", False):
+        os.environ.update(device_env(devices))  # before torch is imported
+        return run_spec(spec, quiet=getattr(args, "quiet", False))
+    from ftui.store.writer import WriteError
+
+    try:
+        launched = launch(spec, devices)
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (WriteError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if not getattr(args, "quiet", False):
+        print(
+            f"{launched.version_id}: running in the background (pid {launched.pid}); "
+            f"log: {launched.log}; stop it with `ftui cancel {launched.version_id}`",
+            file=sys.stderr,
+        )
+    print(launched.version_id, flush=True)
+    return EXIT_COMPLETED
 
 
 def run_retrain_command(args: argparse.Namespace) -> int:
@@ -245,7 +298,7 @@ def run_retrain_command(args: argparse.Namespace) -> int:
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return run_spec(spec, quiet=getattr(args, "quiet", False))
+    return start(spec, args)
 
 
 def main(argv: list[str] | None = None) -> int:
