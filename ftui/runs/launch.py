@@ -139,14 +139,23 @@ def spawn(
     return Launched(version_id, folder, process.pid, log_path)
 
 
+def claim_queued(spec: Any, devices: list[int] | None, launch: str = "detached") -> str:
+    """Claim a version for `spec` with its first metadata (status queued); its id."""
+    root = Path(spec.root)
+    version_id, _folder = claim_version(root)
+    record = queued_record(spec, devices)
+    record["run"]["launch"] = launch
+    create_metadata(root, version_id, record)
+    return version_id
+
+
 def launch(spec: Any, devices: list[int] | None = None) -> Launched:
     """Claim a version for `spec` (validated first; raises SpecError or WriteError) and
     start its run in the background."""
     spec.validate()
     spec = spec.normalized()
     root = Path(spec.root)
-    version_id, _folder = claim_version(root)
-    create_metadata(root, version_id, queued_record(spec, devices))
+    version_id = claim_queued(spec, devices)
     try:
         return spawn(root, version_id, devices)
     except OSError as exc:

@@ -166,11 +166,8 @@ def main(argv: list[str]) -> int:
                   file=sys.stderr)  # fmt: skip
         print(vid, flush=True)
         return 0
-    from ftui.train.commands import run_spec
-    from ftui.train.engine import Attach
-
+    from .child import run_version
     from .launch import device_env
 
     os.environ.update(device_env(resume.devices))
-    attach = Attach(vid, resume.checkpoint, "foreground")
-    return run_spec(resume.spec, quiet=args.quiet, attach=attach)
+    return run_version(root, vid, resume.checkpoint, args.quiet, launch="foreground")

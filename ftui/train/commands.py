@@ -232,6 +232,38 @@ def build_train_spec(args: argparse.Namespace) -> RunSpec:
     return RunSpec.defaults(_root(args)).with_overrides(overrides)
 
 
+def run_here(spec: RunSpec, devices: list[int] | None, quiet: bool) -> int:
+    """A foreground run: at once when its device is free; else it claims its version,
+    shows as queued and waits its turn (see `ftui.runs.queue`)."""
+    from pathlib import Path
+
+    from ftui.runs.queue import try_lease
+
+    try:
+        spec.validate()
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if distributed_rank()[1] > 1:  # a rank under torchrun: its launcher owns the devices
+        return run_spec(spec, quiet=quiet)
+    spec = spec.normalized()
+    root = Path(spec.root)
+    try:
+        lease = try_lease(root, devices)
+    except OSError:  # an unusable root: the engine says why in its own words
+        return run_spec(spec, quiet=quiet)
+    if lease is not None:
+        try:
+            return run_spec(spec, quiet=quiet)
+        finally:
+            lease.release()
+    from ftui.runs.child import run_version
+    from ftui.runs.launch import claim_queued
+
+    version_id = claim_queued(spec, devices, launch="foreground")
+    return run_version(root, version_id, None, quiet, launch="foreground")
+
+
 def run_train_command(args: argparse.Namespace) -> int:
     """`ftui train …`"""
     if getattr(args, "run_version", None):
@@ -258,9 +290,10 @@ def start(spec: RunSpec, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    quiet = getattr(args, "quiet", False)
     if not getattr(args, "detach", False):
         os.environ.update(device_env(devices))  # before torch is imported
-        return run_spec(spec, quiet=getattr(args, "quiet", False))
+        return run_here(spec, devices, quiet)
     from ftui.store.writer import WriteError
 
     try:

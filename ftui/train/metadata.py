@@ -91,7 +91,7 @@ def initial_metadata(model_name: str, prepared: Any, version_id: str) -> dict[st
 
 
 # Fields of a launcher-claimed version that the run's own first metadata must not replace.
-KEPT_ON_ATTACH = ("timestamp", "tags", "notes", "queue")
+KEPT_ON_ATTACH = ("timestamp", "tags", "notes")
 
 
 def mark_started(record: dict[str, Any], launch: str) -> None:
@@ -99,6 +99,7 @@ def mark_started(record: dict[str, Any], launch: str) -> None:
     its own pid/host/start time (so `ftui cancel` signals it and only it)."""
     record["status"] = "running"
     record["error"] = None
+    record.pop("queue", None)
     run = record.get("run")
     if not isinstance(run, dict):
         run = record["run"] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -68,3 +69,19 @@ def wait_until(predicate: Any, timeout: float = 120, every: float = 0.1) -> bool
             return True
         time.sleep(every)
     return bool(predicate())
+
+
+def kill_leftovers(root: Path) -> None:
+    """Kill whatever run under `root` still lives (a failed test must not leave any)."""
+    import signal
+
+    from ftui.store.liveness import Liveness, check_process
+
+    for meta in root.rglob("metadata_*.json"):
+        try:
+            run = json.loads(meta.read_text()).get("run") or {}
+        except (OSError, ValueError):
+            continue
+        if check_process(run) is Liveness.ALIVE and run.get("start_ticks") is not None:
+            with contextlib.suppress(OSError):
+                os.kill(int(run["pid"]), signal.SIGKILL)
