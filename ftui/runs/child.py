@@ -18,6 +18,7 @@ from typing import Any
 from ftui.store.fields import as_dict
 from ftui.store.jsonio import ReadError, read_json_object
 from ftui.store.liveness import identity
+from ftui.store.naming import version_folder
 from ftui.store.writer import metadata_path, update_metadata
 
 from .queue import Lease, wait_turn
@@ -73,7 +74,7 @@ def _wait(
     from ftui.train.sink import EventSink
 
     sink = EventSink(None)
-    sink.attach(root / version_id)
+    sink.attach(version_folder(root, version_id))
 
     def say(text: str, level: str = "info") -> None:
         sink.log(text, level)

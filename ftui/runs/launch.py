@@ -21,6 +21,7 @@ from typing import Any
 
 from ftui.store.digests import MANIFEST_KEY
 from ftui.store.liveness import identity
+from ftui.store.naming import version_folder
 from ftui.store.writer import claim_version, create_metadata, metadata_path, update_metadata
 
 LOG_FILE = "train.log"
@@ -107,7 +108,7 @@ def spawn(
     resume_checkpoint: str | None = None,
 ) -> Launched:
     """Start the process that trains the (existing) version `version_id`, detached."""
-    folder = root / version_id
+    folder = version_folder(root, version_id)
     log_path = folder / LOG_FILE
     env = {**os.environ, **device_env(devices), "PYTHONUNBUFFERED": "1"}
     fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ftui.store.digests import MANIFEST_KEY, manifest, verify
+from ftui.store.naming import version_folder
 from ftui.store.writer import (
     WriteError,
     claim_version,
@@ -199,7 +200,8 @@ class _Run:
         """Take over a version a launcher claimed (or one being resumed): from now on
         every outcome, even a failure while loading, is recorded in its metadata."""
         root = Path(self.spec.root)
-        self.version_id, self.path = attach.version_id, root / attach.version_id
+        self.version_id = attach.version_id
+        self.path = version_folder(root, attach.version_id)
         if not self.is_main:
             return
         self.sink.attach(self.path)
@@ -314,7 +316,7 @@ class _Run:
         if self.world > 1:
             version_id = _share_with_all_ranks(version_id, prepared.hardware.device == "cpu")
         assert version_id is not None
-        path = root / version_id
+        path = version_folder(root, version_id)
         self.version_id, self.path = version_id, path
         prepared.args["output_dir"] = str(path)
         if self.is_main:

@@ -78,8 +78,8 @@ async def test_new_run_from_form(runs: Path) -> None:
         # what landed on disk
         record = metadata(runs, version_id)
         assert record["status"] == "completed"
-        assert (runs / version_id / "adapter_model.safetensors").is_file()
-        assert (runs / version_id / "checkpoint-4").is_dir()
+        assert (runs / f"v_{version_id}" / "adapter_model.safetensors").is_file()
+        assert (runs / f"v_{version_id}" / "checkpoint-4").is_dir()
         # what the run view showed: log, progress, plot
         screen = text(app)
         assert "completed" in screen and "step 4/4" in screen
@@ -191,8 +191,8 @@ async def test_failure_is_shown_not_crashed(runs: Path) -> None:
 
 async def test_follow_a_run_started_elsewhere(runs: Path) -> None:
     """A running version's events.jsonl is followed live, as if we ran it."""
-    version_id = "v_20260309_090000"
-    folder = runs / version_id
+    version_id = "20260309_090000"
+    folder = runs / f"v_{version_id}"
     folder.mkdir()
     (runs / f"metadata_{version_id}.json").write_text(json.dumps({
         "schema_version": 1, "version_id": version_id, "status": "running",

@@ -11,6 +11,7 @@ import pytest
 
 from ftui.store import Status, scan
 from ftui.store.liveness import identity
+from ftui.store.naming import version_folder
 from ftui.store.writer import update_metadata
 
 from .conftest import TrainedRun
@@ -28,14 +29,14 @@ def test_ftui_cancel_stops_a_run_after_its_step_and_keeps_checkpoints(
     assert (
         meta["pid"] == process.pid and meta["start_ticks"] == identity(process.pid)["start_ticks"]
     )
-    bare = version_id.removeprefix("v_")  # names work with or without v_
-    done = ftui("cancel", bare, "--root", str(root), timeout=120)
+    other = "v_" + version_id if not version_id.startswith("v_") else version_id[2:]
+    done = ftui("cancel", other, "--root", str(root), timeout=120)  # with or without v_
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"{version_id}: cancelled"
     assert process.wait(timeout=60) == 130
     record = metadata(root, version_id)
     assert record["status"] == "cancelled"
-    assert (root / version_id / "checkpoint-6").is_dir()
+    assert (version_folder(root, version_id) / "checkpoint-6").is_dir()
     assert "checkpoint-6" in record["checkpoint_files"]
     (version,) = scan(root)
     assert version.status is Status.CANCELLED and version.checkpoints[0].name == "checkpoint-6"
@@ -52,7 +53,7 @@ def test_sigterm_and_sighup_end_a_foreground_run_cleanly(
     _out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err[-2000:]
     assert metadata(root, version_id)["status"] == "cancelled"
-    events = (root / version_id / "events.jsonl").read_text()
+    events = (version_folder(root, version_id) / "events.jsonl").read_text()
     assert '"kind": "cancelled"' in events
 
 
@@ -140,7 +141,7 @@ def test_a_half_written_checkpoint_is_reported_never_offered(
     root = tmp_path / "copy"
     shutil.copytree(trained.root, root)
     version_id = trained.result.version_id
-    folder = root / version_id
+    folder = version_folder(root, version_id)
     dead = identity()
     dead["pid"], dead["start_ticks"] = 999_999_999, 1
     update_metadata(

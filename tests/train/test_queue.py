@@ -11,6 +11,7 @@ import pytest
 from ftui.store import Status, scan
 from ftui.store.fields import parse_time
 from ftui.store.liveness import Liveness, check_process
+from ftui.store.naming import version_folder
 
 from .runs_helpers import ftui, kill_leftovers, metadata, train_args, wait_until
 
@@ -50,7 +51,7 @@ def test_two_detached_runs_run_one_after_the_other(
     finished = parse_time(one["run"]["finished_at"])
     started = parse_time(two["run"]["started_at"])
     assert finished is not None and started is not None and started >= finished
-    events = (root / second / "events.jsonl").read_text()
+    events = (version_folder(root, second) / "events.jsonl").read_text()
     assert "queued: position 1, waiting for the device" in events
     assert "queue" not in two
     assert json.loads((root / ".ftui" / "queue.json").read_text()) == {"entries": []}
@@ -64,7 +65,10 @@ def test_cancelling_a_queued_run_removes_it(small_data: tuple[Path, Path], tmp_p
     done = ftui("cancel", second, "--root", str(root), timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"{second}: removed from the queue"
-    assert not (root / second).exists() and not (root / f"metadata_{second}.json").exists()
+    assert (
+        not version_folder(root, second).exists()
+        and not (root / f"metadata_{second}.json").exists()
+    )
     done = ftui("cancel", first, "--root", str(root), timeout=120)
     assert done.returncode == 0, done.stderr
     assert metadata(root, first)["status"] == "cancelled"

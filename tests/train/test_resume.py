@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ftui.store import Status, scan
+from ftui.store.naming import version_folder
 from ftui.store.writer import update_metadata
 from ftui.train.events import EVENTS_FILE, Progress, parse_event_lines
 
@@ -39,7 +40,7 @@ def test_killed_in_epoch_3_and_resumed_ends_like_the_uninterrupted_run(
 
     process = start_train(cut_root, small_data, *SPEC)
     version_id = version_of(wait_for_line(process, "epoch 2: saved"))
-    folder = cut_root / version_id
+    folder = version_folder(cut_root, version_id)
     deadline = time.monotonic() + 120
     while not any(2 < e < 3 for e in progress_epochs(folder)) and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -50,7 +51,7 @@ def test_killed_in_epoch_3_and_resumed_ends_like_the_uninterrupted_run(
     assert version.status is Status.INTERRUPTED
     assert [c.name for c in version.checkpoints] == ["checkpoint-48", "checkpoint-96"]
 
-    done = ftui("resume", version_id.removeprefix("v_"), "--root", str(cut_root), timeout=600)
+    done = ftui("resume", f"v_{version_id}", "--root", str(cut_root), timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "resuming from checkpoint-96 (digests verified)" in done.stderr
     assert done.stdout.split()[-1] == version_id
@@ -64,7 +65,7 @@ def test_killed_in_epoch_3_and_resumed_ends_like_the_uninterrupted_run(
     for ours, theirs in zip(cut_meta["epochs"], whole_meta["epochs"], strict=True):
         assert ours["eval_loss"] == pytest.approx(theirs["eval_loss"], abs=1e-6)
     assert cut_meta["run"]["resumes"][0]["checkpoint"] == "checkpoint-96"
-    history = json.loads((cut_root / version_id / "trainer_state.json").read_text())
+    history = json.loads((version_folder(cut_root, version_id) / "trainer_state.json").read_text())
     assert {round(h["epoch"]) for h in history["log_history"] if "eval_loss" in h} == {1, 2, 3, 4}
     (version,) = scan(cut_root)
     assert version.status is Status.COMPLETED and not version.problems
@@ -85,7 +86,7 @@ def test_resume_refusals_change_nothing(trained: TrainedRun, tmp_path: Path) -> 
     shutil.copytree(trained.root, root)
     meta = root / f"metadata_{version_id}.json"
     update_metadata(meta, {"status": "cancelled"})
-    with open(root / version_id / "checkpoint-12" / "optimizer.pt", "r+b") as handle:
+    with open(version_folder(root, version_id) / "checkpoint-12" / "optimizer.pt", "r+b") as handle:
         handle.seek(100)
         byte = handle.read(1)
         handle.seek(100)
