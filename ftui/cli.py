@@ -34,6 +34,9 @@ def _browse_parser() -> argparse.ArgumentParser:
                              "(e.g. a missing parent) also exit 1")  # fmt: skip
     parser.add_argument("--no-ui", action="store_true",
                         help="with --check: skip the headless pass of the app itself")  # fmt: skip
+    parser.add_argument("--in-process", action="store_true",
+                        help="train inside the app (t/r/R) instead of as detached processes "
+                             "that outlive it")  # fmt: skip
     parser.add_argument("--version", action="version", version=_version())
     return parser
 
@@ -98,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         return _check_main(root, args.json, with_app=not args.no_ui, strict=args.strict)
     from ftui.app.main import run_app
 
-    return run_app(root)
+    return run_app(root, in_process=args.in_process)
 
 
 if __name__ == "__main__":

@@ -124,8 +124,20 @@ def version_label(version: Version, marked: bool = False) -> Text:
     label.append(STATUS_SYMBOL[version.status] + " ", style=STATUS_STYLE[version.status])
     label.append(safe_text(version.id))
     label.append(f" {version.lora.short()}", style="cyan")
-    label.append(f" {fmt_loss(version.final_loss)}")
+    if version.status is Status.QUEUED:
+        label.append(f" {queue_text(version)}", style=STATUS_STYLE[Status.QUEUED])
+    else:
+        label.append(f" {fmt_loss(version.final_loss)}")
     return label
+
+
+def queue_text(version: Version) -> str:
+    """`queued #2` (its place in the device queue, as the waiting run records it)."""
+    queue = version.metadata.get("queue")
+    position = queue.get("position") if isinstance(queue, dict) else None
+    if isinstance(position, int) and not isinstance(position, bool) and 0 < position < 10**6:
+        return f"queued #{position}"
+    return "queued"
 
 
 def checkpoint_label(checkpoint: Checkpoint, marked: bool = False) -> Text:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
 
-from ftui.store import Status, one_line
+from ftui.store import one_line
+from ftui.store.naming import metadata_file
 from ftui.train.events import Event, Progress
 
+from . import detached
 from .commands import ActionsProvider
 from .messages import RunEnded, RunEventMessage, RunProgress, WorkFailed
-from .run_state import RunState, follow_events
+from .run_state import RunState
 from .screens.browser import POLL_INTERVAL_S, BrowserScreen
+from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen, key_label
 from .screens.run import RunScreen
 from .screens.train_form import TrainFormScreen
@@ -37,10 +42,13 @@ class FtuiApp(App[int]):
         Binding("ctrl+p", "command_palette", "Commands", show=False),
     ]
 
-    def __init__(self, root: Path, *, poll_interval: float = POLL_INTERVAL_S) -> None:
+    def __init__(
+        self, root: Path, *, poll_interval: float = POLL_INTERVAL_S, in_process: bool = False
+    ) -> None:
         super().__init__()
         self.root = root
         self.poll_interval = poll_interval
+        self.in_process = in_process  # train inside this process instead of detached
         self.run_state: RunState | None = None
         self.run_token = 0
 
@@ -82,17 +90,17 @@ class FtuiApp(App[int]):
         from ftui.train.spec import RunSpec
 
         if selection is None:
-            form = TrainFormScreen(RunSpec.defaults(self.root))
+            form = TrainFormScreen(RunSpec.defaults(self.root), in_process=self.in_process)
         else:
             parent = self.retrain_spec(selection)
             if parent is None:
                 return
             title = f"Retrain {selection.label} with changes"
-            form = TrainFormScreen(parent, parent=parent, title=title)
+            form = TrainFormScreen(parent, parent=parent, title=title, in_process=self.in_process)
 
         def submitted(spec: RunSpec | None) -> None:
             if spec is not None:
-                self.start_run(spec)
+                self.start_run(spec, in_process=form.in_process)
 
         self.push_screen(form, submitted)
 
@@ -119,17 +127,77 @@ class FtuiApp(App[int]):
         if spec is not None:
             self.start_run(spec)
 
-    def start_run(self, spec: RunSpec) -> None:
+    def start_run(self, spec: RunSpec, in_process: bool | None = None) -> None:
+        """Start `spec`: as its own detached process (default), or in a worker thread."""
+        in_process = self.in_process if in_process is None else in_process
         if self.run_state is not None and self.run_state.active and not self.run_state.following:
             self.notify("a run is already in progress (w shows it)", severity="warning")
             return
         self.stop_following()
         self.run_token += 1
         title = f"new run from {spec.parent}" if spec.parent else "new run"
-        state = RunState(self.run_token, title, parent=spec.parent)
+        state = RunState(self.run_token, title, parent=spec.parent, following=not in_process)
         self.run_state = state
         self.show_run(state)
-        self.train_worker(state, spec)
+        if in_process:
+            self.train_worker(state, spec)
+        else:
+            self.run_worker(
+                partial(detached.launch_and_follow, self, state, spec, self.root),
+                thread=True, group="train", exit_on_error=False,
+            )  # fmt: skip
+
+    def resume(self, selection: Selection | None) -> None:
+        """`C`: resume the selected interrupted, cancelled or failed run, detached."""
+        if selection is None:
+            return
+        if self.run_state is not None and self.run_state.active and not self.run_state.following:
+            self.notify("a run is already in progress (w shows it)", severity="warning")
+            return
+        self.stop_following()
+        self.run_token += 1
+        version = selection.version
+        state = RunState(self.run_token, f"resume {version.id}", following=True)
+        state.version_id = version.id
+        self.run_state = state
+        self.show_run(state)
+        self.run_worker(
+            partial(detached.resume_and_follow, self, state, self.root, version.id),
+            thread=True, group="train", exit_on_error=False,
+        )  # fmt: skip
+
+    def confirm_cancel(self, version_id: str | None, state: RunState | None = None) -> None:
+        """`x`: after a confirmation, stop a run after its current step (any process on
+        this host; an in-process run through its stop event)."""
+        if version_id is None and state is None:
+            return
+        label = version_id or "the run"
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            if state is not None and not state.following:
+                self.stop_run(state)
+            elif version_id is not None:
+                self.run_worker(
+                    partial(detached.cancel, self, self.root, version_id),
+                    thread=True, group="cancel", exit_on_error=False,
+                )  # fmt: skip
+
+        body = Text(f"{label} stops after its current step; its checkpoints are kept.")
+        self.push_screen(ConfirmScreen(f"Cancel {label}?", body), answered)
+
+    @on(detached.RunLaunched)
+    def run_launched(self, message: detached.RunLaunched) -> None:
+        state = self.run_state
+        if state is None or state.token != message.token:
+            return
+        state.version_id = message.version_id
+        state.add_log(f"{message.version_id}: process {message.pid}, log {message.log}")
+        state.add_log(message.note)
+        view = self._run_view(message.token)
+        if view is not None:
+            view.redraw()
 
     @work(thread=True, group="train", exit_on_error=False)
     def train_worker(self, state: RunState, spec: RunSpec) -> None:
@@ -157,7 +225,7 @@ class FtuiApp(App[int]):
         ):
             self.show_run(state)
             return
-        if selection is None or selection.version.status is not Status.RUNNING:
+        if selection is None or not selection.version.status.live:
             if state is not None:
                 self.show_run(state)
             else:
@@ -176,21 +244,14 @@ class FtuiApp(App[int]):
         )
         self.run_state = state
         self.show_run(state)
-        self.follow_worker(state, version.path)
+        self.follow_worker(state, version.path, version.metadata_path)
 
     @work(thread=True, group="follow", exit_on_error=False)
-    def follow_worker(self, state: RunState, folder: Path) -> None:
-        try:
-            for events in follow_events(folder, state.stop):
-                for event in events:
-                    message = RunProgress if isinstance(event, Progress) else RunEventMessage
-                    self.post_message(message(state.token, event))
-        except Exception as exc:  # a log that is a FIFO, a device, unreadable...
-            self.post_message(WorkFailed("following the run", f"{exc}"))
-            self.post_message(RunEnded(state.token, "stopped following", state.version_id))
-            return
-        if state.stop.is_set():
-            self.post_message(RunEnded(state.token, "stopped following", state.version_id))
+    def follow_worker(self, state: RunState, folder: Path, meta: Path | None = None) -> None:
+        """Follow a run started elsewhere; one whose process dies ends `interrupted`."""
+        detached.follow(
+            self, state, folder, meta or metadata_file(self.root, state.version_id or "")
+        )
 
     def show_run(self, state: RunState) -> None:
         if isinstance(self.screen, RunScreen) and self.screen.state is state:
@@ -262,21 +323,38 @@ class FtuiApp(App[int]):
             )
         elif state.status == "cancelled":
             self.notify(f"{label} cancelled", severity="warning", markup=False)
+        elif state.status == "interrupted":
+            self.notify(
+                f"{label} interrupted: {state.error or 'its process is gone'}",
+                severity="error",
+                markup=False,
+            )
         if state.version_id is not None:
             self.browser.select_version(state.version_id)
         else:
             self.browser.rescan()
 
     async def action_quit(self) -> None:
-        """Quit; a run in progress is cancelled first (it saves what it has)."""
-        if self.run_state is not None and self.run_state.active:
-            self.run_state.stop.set()
-        self.exit(0)
+        """Quit. A detached run goes on; a run inside this process would end with the
+        app, so that asks first (and then cancels it: it saves what it has)."""
+        state = self.run_state
+        if state is None or not state.active or state.following:
+            self.stop_following()
+            self.exit(0)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                state.stop.set()
+                self.exit(0)
+
+        body = Text("It trains inside this app: quitting cancels it after its current step.")
+        self.push_screen(ConfirmScreen("Quit and cancel the run?", body), answered)
 
 
-def run_app(root: Path) -> int:
+def run_app(root: Path, in_process: bool = False) -> int:
     """Run the browser on `root` until the user quits; the exit code."""
-    app = FtuiApp(root)
+    app = FtuiApp(root, in_process=in_process)
     result = app.run()
     if isinstance(result, int):
         return result

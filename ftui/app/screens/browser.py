@@ -63,6 +63,8 @@ class BrowserScreen(Screen[None]):
         Binding("r", "retrain", "Retrain"),
         Binding("R", "retrain_form", "Retrain…"),
         Binding("w", "watch_run", "Watch run"),
+        Binding("x", "cancel_run", "Cancel run"),
+        Binding("C", "resume_run", "Resume run"),
         Binding("e", "edit_tags", "Tags"),
         Binding("n", "edit_notes", "Notes"),
         Binding("d", "delete", "Delete"),
@@ -459,6 +461,18 @@ class BrowserScreen(Screen[None]):
             return
         self.app.notify(f"saved the {what}", markup=False)
         self.rescan()
+
+    def action_cancel_run(self) -> None:
+        """`x`: cancel the selected running or queued version (asks first)."""
+        selection = self.selection
+        if selection is None or not selection.version.status.live:
+            self.app.notify("select a running or queued version to cancel it", severity="warning")
+            return
+        self.ftui.confirm_cancel(selection.version.id)
+
+    def action_resume_run(self) -> None:
+        """`C`: resume the selected interrupted, cancelled or failed version."""
+        self.ftui.resume(self.selection)
 
     def action_delete(self) -> None:
         selection = self.selection
