@@ -130,6 +130,7 @@ class FtuiApp(App[int]):
     def start_run(self, spec: RunSpec, in_process: bool | None = None) -> None:
         """Start `spec`: as its own detached process (default), or in a worker thread."""
         in_process = self.in_process if in_process is None else in_process
+        in_process = in_process or spec.needs_launcher  # torchrun runs are started from here
         if self.run_state is not None and self.run_state.active and not self.run_state.following:
             self.notify("a run is already in progress (w shows it)", severity="warning")
             return
@@ -209,9 +210,14 @@ class FtuiApp(App[int]):
             self.post_message(message(token, event))
 
         try:
-            from ftui.train.engine import run_training
+            if spec.needs_launcher:  # several processes: torchrun, rank 0's events relayed
+                from ftui.train.launch import run_launched
 
-            result = run_training(spec, on_event, state.stop, launch="in-process")
+                result = run_launched(spec, on_event, state.stop)
+            else:
+                from ftui.train.engine import run_training
+
+                result = run_training(spec, on_event, state.stop, launch="in-process")
         except Exception as exc:  # the engine never raises, but an import can fail
             self.post_message(RunEnded(token, "failed", None, f"{type(exc).__name__}: {exc}"))
             return

@@ -77,6 +77,8 @@ def plan(root: Path, name: str, checkpoint: str | None = None) -> ResumePlan:
         raise Refused(f"{vid}: its recorded spec is unusable ({exc})") from None
     if not record.get("spec"):
         raise Refused(f"{vid} records no spec: it was not trained by ftui")
+    if spec.needs_launcher:
+        raise Refused(f"{vid} ran on several processes: resuming those is not supported yet")
     manifests = record.get(MANIFEST_KEY)
     if not isinstance(manifests, dict):
         raise Refused(f"{vid} records no checkpoint digests: its checkpoints cannot be verified")

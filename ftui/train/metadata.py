@@ -70,7 +70,7 @@ def initial_metadata(model_name: str, prepared: Any, version_id: str) -> dict[st
             "num_eval_samples": examples.num_eval,
         },
         "training_args": dict(prepared.args),
-        "spec": spec.to_dict(),
+        "spec": _recorded_spec(spec, getattr(prepared, "world", 1)),
         "metrics": final_metrics([], None),
         "epochs": [],
         "tags": [],
@@ -88,6 +88,15 @@ def initial_metadata(model_name: str, prepared: Any, version_id: str) -> dict[st
         },
         "error": None,
     }
+
+
+def _recorded_spec(spec: Any, world: int) -> dict[str, Any]:
+    """The spec as asked, plus what the launch made of it: the processes that trained
+    together and the examples per optimizer step over all of them (read, never set)."""
+    record: dict[str, Any] = spec.to_dict()
+    record["world_size"] = world
+    record["global_batch"] = spec.batch_size * spec.grad_accum * world
+    return record
 
 
 # Fields of a launcher-claimed version that the run's own first metadata must not replace.

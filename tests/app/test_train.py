@@ -19,6 +19,7 @@ from ftui.train.events import (
     Finished,
     LogLine,
     LossPoint,
+    Metrics,
     Progress,
     Started,
     event_to_json,
@@ -83,6 +84,8 @@ async def test_new_run_from_form(runs: Path) -> None:
         # what the run view showed: log, progress, plot
         screen = text(app)
         assert "completed" in screen and "step 4/4" in screen
+        assert "samples/s" in screen and "grad norm" in screen  # the metrics panel
+        assert "GPU" not in screen  # a CPU run: no GPU rows
         plot = app.screen.query_one(LossPlot)
         assert plot.point_count >= 2 and plot.epoch_steps == [4]
         # the tree selects the new version
@@ -219,6 +222,9 @@ async def test_follow_a_run_started_elsewhere(runs: Path) -> None:
         await pilot.pause(0.6)
         assert "step 1/4" in text(app)
         assert app.screen.query_one(LossPlot).point_count == 2
+        append(Metrics(1, 0.5, 16.0, gpu_mem_allocated=3 << 30, gpu_util=91.0))
+        await pilot.pause(0.6)
+        assert "GPU peak alloc" in text(app) and "91%" in text(app)
         append(EpochSaved(1.0, 4, "checkpoint-4"), Finished(version_id, {}))
         await pilot.pause(0.6)
         await settle(pilot)

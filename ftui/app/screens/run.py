@@ -1,4 +1,5 @@
-"""The run view: live log, progress with ETA and the loss plot growing point by point.
+"""The run view: live log, progress with ETA, the loss plot growing point by point and,
+beside it, the metrics a GPU user watches (step time, throughput, lr, grad norm, memory).
 
 It shows a `RunState` the app keeps (so it can be closed and reopened); the app calls
 `show_event()` as each event arrives. `escape` cancels a run this app started (after the
@@ -17,10 +18,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, ProgressBar, Static
 
 from ftui.store import safe_text
-from ftui.train.events import EpochSaved, Event, LogLine, LossPoint, Progress, Started
+from ftui.train.events import EpochSaved, Event, LogLine, LossPoint, Metrics, Progress, Started
 
 from ..run_state import RunState
 from ..widgets.loss_plot import LossPlot
+from ..widgets.run_metrics import RunMetrics
 
 if TYPE_CHECKING:
     from ..main import FtuiApp
@@ -46,7 +48,9 @@ class RunScreen(Screen[None]):
         with Horizontal(id="run-progress-row"):
             yield ProgressBar(total=None, show_eta=False, id="run-progress")
             yield Static(id="run-eta")
-        yield LossPlot("loss (live)", id="run-plot")
+        with Horizontal(id="run-middle"):
+            yield LossPlot("loss (live)", id="run-plot")
+            yield RunMetrics(id="run-metrics")
         yield Log(id="run-log", max_lines=5000)
         yield Footer()
 
@@ -68,6 +72,7 @@ class RunScreen(Screen[None]):
         log.write_lines(state.log)
         self.update_head()
         self.update_progress()
+        self.query_one(RunMetrics).show(state.metrics)
 
     def update_head(self) -> None:
         state = self.state
@@ -104,6 +109,8 @@ class RunScreen(Screen[None]):
                 self.update_head()
         elif isinstance(event, Progress):
             self.update_progress()
+        elif isinstance(event, Metrics):
+            self.query_one(RunMetrics).show(event)
         elif isinstance(event, LossPoint):
             self.query_one(LossPlot).add_point(event.split, event.step, event.loss)
         elif isinstance(event, EpochSaved):
