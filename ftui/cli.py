@@ -6,11 +6,13 @@ ftui train [...]                start a training run (see `ftui train --help`)
 ftui retrain VERSION [...]      retrain a version with the same or changed settings
 ftui cancel VERSION             stop a run after its current step, from any shell
 ftui resume VERSION             continue an interrupted or cancelled run from its last checkpoint
+ftui du|prune|alias|path|export  disk use, cleanup, aliases, folders, export (see --help)
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -56,6 +58,11 @@ SUBCOMMANDS: dict[str, str] = {
     "compare": "ftui.analytics_cli:main",
     "cancel": "ftui.runs.cancel_cli:main",
     "resume": "ftui.runs.resume:main",
+    "du": "ftui.commands.du:main",
+    "alias": "ftui.commands.alias:main",
+    "path": "ftui.commands.path:main",
+    "prune": "ftui.commands.prune:main",
+    "export": "ftui.commands.export:main",
 }
 
 
@@ -99,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.root)
     if args.check:
         return _check_main(root, args.json, with_app=not args.no_ui, strict=args.strict)
+    # Starting the app allocates some 200,000 long-lived objects; collecting garbage
+    # while they are being made only delays the first frame. The app turns collection
+    # back on (with the start-up objects frozen) once that frame is out.
+    gc.disable()
     from ftui.app.main import run_app
 
     return run_app(root, in_process=args.in_process)

@@ -1,7 +1,13 @@
-"""The ftui Textual app and `run_app`, the entry point `ftui [DIR]` calls."""
+"""The ftui Textual app and `run_app`, the entry point `ftui [DIR]` calls.
+
+Only what the first screen needs is imported up front (the browser); the run view, the
+forms, help and the training events are imported where they are first used, so the
+tree is on screen sooner (bench/bench_app.py measures it).
+"""
 
 from __future__ import annotations
 
+import gc
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,21 +19,21 @@ from textual.binding import Binding
 
 from ftui.store import one_line
 from ftui.store.naming import metadata_file
-from ftui.train.events import Event, Progress
 
 from . import detached
 from .commands import ActionsProvider
 from .messages import RunEnded, RunEventMessage, RunProgress, WorkFailed
-from .run_state import RunState
 from .screens.browser import POLL_INTERVAL_S, BrowserScreen
 from .screens.confirm import ConfirmScreen
-from .screens.help import HelpScreen, key_label
-from .screens.run import RunScreen
-from .screens.train_form import TrainFormScreen
-from .selection import Selection
+from .screens.help import key_label
 
 if TYPE_CHECKING:
+    from ftui.train.events import Event
     from ftui.train.spec import RunSpec
+
+    from .run_state import RunState
+    from .screens.run import RunScreen
+    from .selection import Selection
 
 
 class FtuiApp(App[int]):
@@ -51,9 +57,25 @@ class FtuiApp(App[int]):
         self.in_process = in_process  # train inside this process instead of detached
         self.run_state: RunState | None = None
         self.run_token = 0
+        self.first_frame_shown = False
 
-    def on_mount(self) -> None:
-        self.push_screen(BrowserScreen(self.root, poll_interval=self.poll_interval))
+    def get_default_screen(self) -> BrowserScreen:
+        """The browser is the first screen (drawn in the app's first frame)."""
+        return BrowserScreen(self.root, poll_interval=self.poll_interval)
+
+    def on_ready(self) -> None:
+        """Textual's Ready: the first frame is being drawn. Once it is out, the browser
+        reads the rest of the folder and fills in the details (bench/bench_app.py)."""
+        self.call_after_refresh(self._first_frame_out)
+
+    def _first_frame_out(self) -> None:
+        self.first_frame_shown = True
+        if not gc.isenabled():  # `ftui` turned it off for start-up (cli.py)
+            gc.freeze()  # what start-up made lives as long as the app: never scan it again
+            gc.enable()
+        for screen in self.screen_stack:
+            if isinstance(screen, BrowserScreen) and screen.is_mounted:
+                screen.first_frame_out()
 
     @property
     def browser(self) -> BrowserScreen:
@@ -74,6 +96,8 @@ class FtuiApp(App[int]):
         return [(" ".join(keys), description) for keys, description in by_action.values()]
 
     def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         title = type(self.screen).__name__.removesuffix("Screen").lower()
@@ -88,6 +112,8 @@ class FtuiApp(App[int]):
     def open_train_form(self, selection: Selection | None) -> None:
         """`t` (selection None): a new run from the defaults; `R`: from the selection."""
         from ftui.train.spec import RunSpec
+
+        from .screens.train_form import TrainFormScreen
 
         if selection is None:
             form = TrainFormScreen(RunSpec.defaults(self.root), in_process=self.in_process)
@@ -134,6 +160,8 @@ class FtuiApp(App[int]):
         if self.run_state is not None and self.run_state.active and not self.run_state.following:
             self.notify("a run is already in progress (w shows it)", severity="warning")
             return
+        from .run_state import RunState
+
         self.stop_following()
         self.run_token += 1
         title = f"new run from {spec.parent}" if spec.parent else "new run"
@@ -203,6 +231,8 @@ class FtuiApp(App[int]):
     @work(thread=True, group="train", exit_on_error=False)
     def train_worker(self, state: RunState, spec: RunSpec) -> None:
         """Calls the engine (the only place torch & co. get imported) and relays events."""
+        from ftui.train.events import Progress
+
         token = state.token
 
         def on_event(event: Event) -> None:
@@ -239,6 +269,8 @@ class FtuiApp(App[int]):
                     "no run in progress: select a running version to follow it", severity="warning"
                 )
             return
+        from .run_state import RunState
+
         self.run_token += 1
         version = selection.version
         state = RunState(
@@ -260,6 +292,8 @@ class FtuiApp(App[int]):
         )
 
     def show_run(self, state: RunState) -> None:
+        from .screens.run import RunScreen
+
         if isinstance(self.screen, RunScreen) and self.screen.state is state:
             return
         if isinstance(self.screen, RunScreen):
@@ -278,6 +312,8 @@ class FtuiApp(App[int]):
             self.run_state.stop.set()
 
     def _run_view(self, token: int) -> RunScreen | None:
+        from .screens.run import RunScreen
+
         screen = self.screen
         if isinstance(screen, RunScreen) and screen.state.token == token:
             return screen

@@ -112,7 +112,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `ftui retrain VERSION`."""
-    parser.add_argument("version", help="the version to retrain (its id)")
+    parser.add_argument("version", help="the version to retrain: id, alias or ID:checkpoint-N")
     parser.add_argument("--from-checkpoint", metavar="N", default=None,
                         help="start from checkpoint-N of that version (a step number)")  # fmt: skip
     parser.add_argument(
@@ -359,13 +359,16 @@ def run_retrain_command(args: argparse.Namespace) -> int:
     """`ftui retrain VERSION …`"""
     from pathlib import Path
 
+    from ftui.store.aliases import expand_alias
+
     from .retrain import spec_for_retrain
 
+    version, named_checkpoint = expand_alias(Path(_root(args)), args.version)
     try:
         spec = spec_for_retrain(
             Path(_root(args)),
-            args.version,
-            checkpoint=getattr(args, "from_checkpoint", None),
+            version,
+            checkpoint=getattr(args, "from_checkpoint", None) or named_checkpoint,
             overrides=parse_settings(list(getattr(args, "settings", []) or [])),
             continue_training=bool(getattr(args, "continue_training", False)),
         )

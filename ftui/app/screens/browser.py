@@ -35,8 +35,15 @@ from ftui.store import delete as delete_version
 from ftui.store.query import SORT_KEYS, Query, QueryError, parse_query, sort_versions
 from ftui.store.writer import set_notes, set_tags
 
+from ..disk_actions import DISK_BINDINGS, DiskTools
 from ..format import plain
-from ..loading import fill_metrics, load_details, root_signature, scan_batches
+from ..loading import (
+    fill_metrics,
+    first_screenful,
+    load_details,
+    root_signature,
+    scan_batches,
+)
 from ..messages import DetailsLoaded, MetricsFilled, VersionsScanned, WorkFailed
 from ..selection import Key, Selection
 from ..widgets.details import DetailsPane
@@ -72,6 +79,7 @@ class BrowserScreen(Screen[None]):
         Binding("f5,ctrl+r", "rescan", "Rescan", show=False),
         Binding("u", "unmark", "Clear marks", show=False),
         Binding("escape", "back", "Back", show=False),
+        *DISK_BINDINGS,
     ]
 
     def __init__(self, root: Path, *, poll_interval: float = POLL_INTERVAL_S) -> None:
@@ -93,6 +101,7 @@ class BrowserScreen(Screen[None]):
         self.filled: dict[tuple[str, str, int], Metrics] = {}
         self.shown_count = 0
         self.early_key: Key | None = None
+        self.disk = DiskTools(self)  # sizes, prune, aliases, export
 
     # ---------------------------------------------------------------- layout
 
@@ -111,10 +120,22 @@ class BrowserScreen(Screen[None]):
         self.query_one("#filter", Input).display = False
         self.query_one(VersionTree).focus()
         self.query_one(DetailsPane).show_empty("scanning…")
+        # The newest screenful, read now, is in the very first frame; the details and
+        # the full scan (a worker) wait until that frame is out (`first_frame_out`).
+        first = first_screenful(self.root, self.app.size.height)
+        if first:
+            self.versions_scanned(VersionsScanned(first, False, scan_id=self.scan_id))
         self.update_status_line()
-        self.rescan()
+        if self.ftui.first_frame_shown:  # mounted later than the app's first frame
+            self.call_after_refresh(self.first_frame_out)
         if self.poll_interval > 0:
             self.set_interval(self.poll_interval, self.poll_root)
+
+    def first_frame_out(self) -> None:
+        """Called once the app's first frame (with the newest rows) is on screen."""
+        self.details.first_frame_out()
+        if self.scan_id == 0:  # no scan started yet
+            self.rescan()
 
     @property
     def version_tree(self) -> VersionTree:
@@ -178,6 +199,7 @@ class BrowserScreen(Screen[None]):
                 tree.select_first()  # the user did not move: start at the top of the full list
             self.early_key = None
         if message.complete and message.error is None:
+            self.disk.start_sizes(versions, message.scan_id)
             missing = [v for v in versions if v.final_loss is None]
             if missing:
                 self.metrics_worker(missing, message.scan_id)
@@ -214,7 +236,7 @@ class BrowserScreen(Screen[None]):
         versions = self.versions
         if self.query_filter is not None:
             versions = self.query_filter.filter(versions)
-        return sort_versions(versions, self.sort_key)
+        return sort_versions(versions, self.sort_key, sizes=self.disk.sizes)
 
     def refresh_tree(self) -> None:
         tree = self.version_tree
@@ -243,6 +265,7 @@ class BrowserScreen(Screen[None]):
         if self.query_filter is not None:
             line.append("  filter: ")
             line.append_text(plain(self.query_filter.text, 40))
+        line.append_text(self.disk.status_text())  # the root's size, once measured
         if self.marked:
             names = " ".join(f"{'AB'[i]}={self.label_of(k)}" for i, k in enumerate(self.marked))
             line.append("  marked: ")
@@ -565,3 +588,7 @@ class BrowserScreen(Screen[None]):
 
     def action_watch_run(self) -> None:
         self.ftui.watch_run(self.selection)
+
+    def action_disk(self, what: str) -> None:
+        """`P` prune, `a` aliases, `X` export (see disk_actions)."""
+        self.disk.run(what)
