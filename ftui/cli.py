@@ -4,6 +4,8 @@ ftui [DIR]                      browse the versions in DIR (default ./model_vers
 ftui --check [DIR] [--json]     check DIR with no terminal; exit 0 healthy, 1 damaged, 2 unusable
 ftui train [...]                start a training run (see `ftui train --help`)
 ftui retrain VERSION [...]      retrain a version with the same or changed settings
+ftui cancel VERSION             stop a run after its current step, from any shell
+ftui resume VERSION             continue an interrupted or cancelled run from its last checkpoint
 ftui du|prune|alias|path|export  disk use, cleanup, aliases, folders, export (see --help)
 """
 
@@ -21,7 +23,8 @@ def _browse_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ftui",
         description="Browse, train and compare LoRA fine-tuning versions.",
-        epilog="Subcommands: `ftui train --help`, `ftui retrain --help`.",
+        epilog="Subcommands: train, retrain, cancel, resume, inspect, compare "
+        "(`ftui SUBCOMMAND --help`).",
     )
     parser.add_argument("root", nargs="?", default=DEFAULT_ROOT, metavar="DIR",
                         help="folder of versions (default: ./model_versions)")  # fmt: skip
@@ -33,6 +36,9 @@ def _browse_parser() -> argparse.ArgumentParser:
                              "(e.g. a missing parent) also exit 1")  # fmt: skip
     parser.add_argument("--no-ui", action="store_true",
                         help="with --check: skip the headless pass of the app itself")  # fmt: skip
+    parser.add_argument("--in-process", action="store_true",
+                        help="train inside the app (t/r/R) instead of as detached processes "
+                             "that outlive it")  # fmt: skip
     parser.add_argument("--version", action="version", version=_version())
     return parser
 
@@ -50,6 +56,8 @@ SUBCOMMANDS: dict[str, str] = {
     "retrain": "ftui.train.commands:main",
     "inspect": "ftui.analytics_cli:main",
     "compare": "ftui.analytics_cli:main",
+    "cancel": "ftui.runs.cancel_cli:main",
+    "resume": "ftui.runs.resume:main",
     "du": "ftui.commands.du:main",
     "alias": "ftui.commands.alias:main",
     "path": "ftui.commands.path:main",
@@ -104,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.disable()
     from ftui.app.main import run_app
 
-    return run_app(root)
+    return run_app(root, in_process=args.in_process)
 
 
 if __name__ == "__main__":

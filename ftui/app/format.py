@@ -19,6 +19,7 @@ from ftui.store import Checkpoint, Status, Version, one_line, safe_text
 STATUS_SYMBOL: dict[Status, str] = {
     Status.COMPLETED: "✓",
     Status.RUNNING: "▶",
+    Status.QUEUED: "…",
     Status.FAILED: "✗",
     Status.CANCELLED: "⊘",
     Status.INTERRUPTED: "!",
@@ -27,6 +28,7 @@ STATUS_SYMBOL: dict[Status, str] = {
 STATUS_STYLE: dict[Status, str] = {
     Status.COMPLETED: "green",
     Status.RUNNING: "bold yellow",
+    Status.QUEUED: "yellow",
     Status.FAILED: "bold red",
     Status.CANCELLED: "dim",
     Status.INTERRUPTED: "magenta",
@@ -124,8 +126,20 @@ def version_label(version: Version, marked: bool = False) -> Text:
     label.append(safe_text(version.id))
     label.append_text(alias_text(a for a, t in version.aliases.items() if t is None))
     label.append(f" {version.weights_label}", style="cyan")
-    label.append(f" {fmt_loss(version.final_loss)}")
+    if version.status is Status.QUEUED:
+        label.append(f" {queue_text(version)}", style=STATUS_STYLE[Status.QUEUED])
+    else:
+        label.append(f" {fmt_loss(version.final_loss)}")
     return label
+
+
+def queue_text(version: Version) -> str:
+    """`queued #2` (its place in the device queue, as the waiting run records it)."""
+    queue = version.metadata.get("queue")
+    position = queue.get("position") if isinstance(queue, dict) else None
+    if isinstance(position, int) and not isinstance(position, bool) and 0 < position < 10**6:
+        return f"queued #{position}"
+    return "queued"
 
 
 def alias_text(aliases: Iterable[str]) -> Text:

@@ -8,18 +8,23 @@ tree is on screen sooner (bench/bench_app.py measures it).
 from __future__ import annotations
 
 import gc
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
 
-from ftui.store import Status, one_line
+from ftui.store import one_line
+from ftui.store.naming import metadata_file
 
+from . import detached
 from .commands import ActionsProvider
 from .messages import RunEnded, RunEventMessage, RunProgress, WorkFailed
 from .screens.browser import POLL_INTERVAL_S, BrowserScreen
+from .screens.confirm import ConfirmScreen
 from .screens.help import key_label
 
 if TYPE_CHECKING:
@@ -46,10 +51,13 @@ class FtuiApp(App[int]):
         Binding("ctrl+p", "command_palette", "Commands", show=False),
     ]
 
-    def __init__(self, root: Path, *, poll_interval: float = POLL_INTERVAL_S) -> None:
+    def __init__(
+        self, root: Path, *, poll_interval: float = POLL_INTERVAL_S, in_process: bool = False
+    ) -> None:
         super().__init__()
         self.root = root
         self.poll_interval = poll_interval
+        self.in_process = in_process  # train inside this process instead of detached
         self.run_state: RunState | None = None
         self.run_token = 0
         self.first_frame_shown = False
@@ -113,17 +121,17 @@ class FtuiApp(App[int]):
         from .screens.train_form import TrainFormScreen
 
         if selection is None:
-            form = TrainFormScreen(RunSpec.defaults(self.root))
+            form = TrainFormScreen(RunSpec.defaults(self.root), in_process=self.in_process)
         else:
             parent = self.retrain_spec(selection)
             if parent is None:
                 return
             title = f"Retrain {selection.label} with changes"
-            form = TrainFormScreen(parent, parent=parent, title=title)
+            form = TrainFormScreen(parent, parent=parent, title=title, in_process=self.in_process)
 
         def submitted(spec: RunSpec | None) -> None:
             if spec is not None:
-                self.start_run(spec)
+                self.start_run(spec, in_process=form.in_process)
 
         self.push_screen(form, submitted)
 
@@ -151,7 +159,10 @@ class FtuiApp(App[int]):
         if spec is not None:
             self.start_run(spec)
 
-    def start_run(self, spec: RunSpec) -> None:
+    def start_run(self, spec: RunSpec, in_process: bool | None = None) -> None:
+        """Start `spec`: as its own detached process (default), or in a worker thread."""
+        in_process = self.in_process if in_process is None else in_process
+        in_process = in_process or spec.needs_launcher  # torchrun runs are started from here
         if self.run_state is not None and self.run_state.active and not self.run_state.following:
             self.notify("a run is already in progress (w shows it)", severity="warning")
             return
@@ -160,10 +171,68 @@ class FtuiApp(App[int]):
         self.stop_following()
         self.run_token += 1
         title = f"new run from {spec.parent}" if spec.parent else "new run"
-        state = RunState(self.run_token, title, parent=spec.parent)
+        state = RunState(self.run_token, title, parent=spec.parent, following=not in_process)
         self.run_state = state
         self.show_run(state)
-        self.train_worker(state, spec)
+        if in_process:
+            self.train_worker(state, spec)
+        else:
+            self.run_worker(
+                partial(detached.launch_and_follow, self, state, spec, self.root),
+                thread=True, group="train", exit_on_error=False,
+            )  # fmt: skip
+
+    def resume(self, selection: Selection | None) -> None:
+        """`C`: resume the selected interrupted, cancelled or failed run, detached."""
+        if selection is None:
+            return
+        if self.run_state is not None and self.run_state.active and not self.run_state.following:
+            self.notify("a run is already in progress (w shows it)", severity="warning")
+            return
+        self.stop_following()
+        self.run_token += 1
+        version = selection.version
+        state = RunState(self.run_token, f"resume {version.id}", following=True)
+        state.version_id = version.id
+        self.run_state = state
+        self.show_run(state)
+        self.run_worker(
+            partial(detached.resume_and_follow, self, state, self.root, version.id),
+            thread=True, group="train", exit_on_error=False,
+        )  # fmt: skip
+
+    def confirm_cancel(self, version_id: str | None, state: RunState | None = None) -> None:
+        """`x`: after a confirmation, stop a run after its current step (any process on
+        this host; an in-process run through its stop event)."""
+        if version_id is None and state is None:
+            return
+        label = version_id or "the run"
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            if state is not None and not state.following:
+                self.stop_run(state)
+            elif version_id is not None:
+                self.run_worker(
+                    partial(detached.cancel, self, self.root, version_id),
+                    thread=True, group="cancel", exit_on_error=False,
+                )  # fmt: skip
+
+        body = Text(f"{label} stops after its current step; its checkpoints are kept.")
+        self.push_screen(ConfirmScreen(f"Cancel {label}?", body), answered)
+
+    @on(detached.RunLaunched)
+    def run_launched(self, message: detached.RunLaunched) -> None:
+        state = self.run_state
+        if state is None or state.token != message.token:
+            return
+        state.version_id = message.version_id
+        state.add_log(f"{message.version_id}: process {message.pid}, log {message.log}")
+        state.add_log(message.note)
+        view = self._run_view(message.token)
+        if view is not None:
+            view.redraw()
 
     @work(thread=True, group="train", exit_on_error=False)
     def train_worker(self, state: RunState, spec: RunSpec) -> None:
@@ -178,11 +247,13 @@ class FtuiApp(App[int]):
 
         try:
             if spec.needs_launcher:  # several processes: torchrun, rank 0's events relayed
-                from ftui.train.launch import run_launched as run_training
+                from ftui.train.launch import run_launched
+
+                result = run_launched(spec, on_event, state.stop)
             else:
                 from ftui.train.engine import run_training
 
-            result = run_training(spec, on_event, state.stop)
+                result = run_training(spec, on_event, state.stop, launch="in-process")
         except Exception as exc:  # the engine never raises, but an import can fail
             self.post_message(RunEnded(token, "failed", None, f"{type(exc).__name__}: {exc}"))
             return
@@ -196,7 +267,7 @@ class FtuiApp(App[int]):
         ):
             self.show_run(state)
             return
-        if selection is None or selection.version.status is not Status.RUNNING:
+        if selection is None or not selection.version.status.live:
             if state is not None:
                 self.show_run(state)
             else:
@@ -217,25 +288,14 @@ class FtuiApp(App[int]):
         )
         self.run_state = state
         self.show_run(state)
-        self.follow_worker(state, version.path)
+        self.follow_worker(state, version.path, version.metadata_path)
 
     @work(thread=True, group="follow", exit_on_error=False)
-    def follow_worker(self, state: RunState, folder: Path) -> None:
-        from ftui.train.events import Progress
-
-        from .run_state import follow_events
-
-        try:
-            for events in follow_events(folder, state.stop):
-                for event in events:
-                    message = RunProgress if isinstance(event, Progress) else RunEventMessage
-                    self.post_message(message(state.token, event))
-        except Exception as exc:  # a log that is a FIFO, a device, unreadable...
-            self.post_message(WorkFailed("following the run", f"{exc}"))
-            self.post_message(RunEnded(state.token, "stopped following", state.version_id))
-            return
-        if state.stop.is_set():
-            self.post_message(RunEnded(state.token, "stopped following", state.version_id))
+    def follow_worker(self, state: RunState, folder: Path, meta: Path | None = None) -> None:
+        """Follow a run started elsewhere; one whose process dies ends `interrupted`."""
+        detached.follow(
+            self, state, folder, meta or metadata_file(self.root, state.version_id or "")
+        )
 
     def show_run(self, state: RunState) -> None:
         from .screens.run import RunScreen
@@ -311,21 +371,38 @@ class FtuiApp(App[int]):
             )
         elif state.status == "cancelled":
             self.notify(f"{label} cancelled", severity="warning", markup=False)
+        elif state.status == "interrupted":
+            self.notify(
+                f"{label} interrupted: {state.error or 'its process is gone'}",
+                severity="error",
+                markup=False,
+            )
         if state.version_id is not None:
             self.browser.select_version(state.version_id)
         else:
             self.browser.rescan()
 
     async def action_quit(self) -> None:
-        """Quit; a run in progress is cancelled first (it saves what it has)."""
-        if self.run_state is not None and self.run_state.active:
-            self.run_state.stop.set()
-        self.exit(0)
+        """Quit. A detached run goes on; a run inside this process would end with the
+        app, so that asks first (and then cancels it: it saves what it has)."""
+        state = self.run_state
+        if state is None or not state.active or state.following:
+            self.stop_following()
+            self.exit(0)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                state.stop.set()
+                self.exit(0)
+
+        body = Text("It trains inside this app: quitting cancels it after its current step.")
+        self.push_screen(ConfirmScreen("Quit and cancel the run?", body), answered)
 
 
-def run_app(root: Path) -> int:
+def run_app(root: Path, in_process: bool = False) -> int:
     """Run the browser on `root` until the user quits; the exit code."""
-    app = FtuiApp(root)
+    app = FtuiApp(root, in_process=in_process)
     result = app.run()
     if isinstance(result, int):
         return result

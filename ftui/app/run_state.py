@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,7 @@ MAX_LOSS_POINTS = 100_000  # a run logs far fewer; a hostile log cannot grow mem
 MAX_EVENT_LINE = 64 * 1024  # one event is a few hundred bytes
 MAX_READ_PER_POLL = 1024 * 1024
 FOLLOW_POLL_S = 0.25
+LIVENESS_EVERY_S = 2.0  # how often a followed run's process is checked while it is quiet
 
 
 @dataclass
@@ -116,8 +118,17 @@ class RunState:
         return text
 
 
-def follow_events(folder: Path, stop: threading.Event) -> Iterator[list[Event]]:
+def follow_events(
+    folder: Path,
+    stop: threading.Event,
+    alive: Callable[[], bool] | None = None,
+    check_every: float = LIVENESS_EVERY_S,
+) -> Iterator[list[Event]]:
     """Tail `<folder>/events.jsonl` until a run-ending event or `stop`; yield new events.
+
+    With `alive`, asked every `check_every` seconds while nothing new arrives: once the
+    process is gone, what it wrote is read to the end and the generator returns (the
+    caller tells an ending from a death by the events it got).
 
     Only complete lines are parsed, so a writer caught mid-line is read on the next pass.
     Bounded: at most `MAX_READ_PER_POLL` bytes per read and `MAX_EVENT_LINE` per line
@@ -128,9 +139,17 @@ def follow_events(folder: Path, stop: threading.Event) -> Iterator[list[Event]]:
     offset = 0
     pending = b""
     skipping = False  # inside a line longer than MAX_EVENT_LINE: drop it up to its end
+    last_check = time.monotonic()
+    gone = False
     while not stop.is_set():
         chunk = read_new_bytes(path, offset, MAX_READ_PER_POLL)
         if not chunk:
+            if gone:
+                return  # its process has ended and everything it wrote has been read
+            if alive is not None and time.monotonic() - last_check >= check_every:
+                last_check = time.monotonic()
+                gone = not alive()
+                continue  # one more read: what it wrote just before it ended
             stop.wait(FOLLOW_POLL_S)
             continue
         offset += len(chunk)

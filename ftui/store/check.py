@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .history import LossHistory, check_history
+from .history import check_history
 from .ids import is_valid_id
 from .lineage import analyse
 from .model import Problem, Status, Version
@@ -149,23 +149,6 @@ def non_finite_paths(value: Any, skip: tuple[str, ...] = ()) -> list[str]:
     return sorted(found)
 
 
-def history_shape(history: LossHistory) -> tuple[int, ...]:
-    """What decides how a loss plot is drawn: how many train and eval points (none, one,
-    a few, many), epoch lines or not, one distinct loss or several. The app pass of
-    `--check` draws one version per shape (ftui/app/check_plan.py)."""
-
-    def count(n: int) -> int:
-        return min(n, 3)
-
-    losses = {p.loss for p in (*history.train, *history.eval)}
-    return (
-        count(len(history.train)),
-        count(len(history.eval)),
-        count(len(history.epoch_steps)),
-        count(len(losses)),
-    )
-
-
 def check_version(version: Version) -> CheckedVersion:
     """Every problem of one version: the scan's plus history and base model checks."""
     problems = list(version.problems)
@@ -190,7 +173,7 @@ def check_version(version: Version) -> CheckedVersion:
             else history.final_train_loss
         )
     return CheckedVersion(
-        version, tuple(dict.fromkeys(problems)), final, history_shape=history_shape(history)
+        version, tuple(dict.fromkeys(problems)), final, history_shape=history.shape
     )
 
 

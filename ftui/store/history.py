@@ -154,6 +154,24 @@ class HistoryCheck:
     final_eval_loss: float | None = None
     non_finite: tuple[str, ...] = ()
     source: str = ""
+    shape: tuple[int, ...] = ()  # how its loss plot is drawn (`history_shape`)
+
+
+def history_shape(history: LossHistory) -> tuple[int, ...]:
+    """What decides how a loss plot is drawn: how many train and eval points (none, one,
+    a few, many), epoch lines or not, one distinct loss or several. The app pass of
+    `--check` draws one version per shape (ftui/app/check_plan.py)."""
+
+    def count(n: int) -> int:
+        return min(n, 3)
+
+    losses = {p.loss for p in (*history.train, *history.eval)}
+    return (
+        count(len(history.train)),
+        count(len(history.eval)),
+        count(len(history.epoch_steps)),
+        count(len(losses)),
+    )
 
 
 def _last_finite(entries: list[Any], key: str) -> float | None:
@@ -185,11 +203,15 @@ def check_history(version: Version) -> tuple[HistoryCheck, list[Problem]]:
         entries = state.get("log_history")
         if not isinstance(entries, list):
             return HistoryCheck(source=str(path)), problems
+        parsed = parse_log_history(entries)  # its shape groups versions for the app pass
         bad: tuple[str, ...] = ()
         if b"NaN" in data or b"Infinity" in data:
-            bad = tuple(parse_log_history(entries).non_finite())
+            bad = tuple(parsed.non_finite())
         final_eval = _last_finite(entries, "eval_loss") if b'"eval_loss"' in data else None
-        return HistoryCheck(_last_finite(entries, "loss"), final_eval, bad, str(path)), problems
+        final_train = _last_finite(entries, "loss")
+        return HistoryCheck(
+            final_train, final_eval, bad, str(path), history_shape(parsed)
+        ), problems
     history, more = load_history(version)  # the metadata's own log, if any (rare)
     metrics = history.metrics()
     return HistoryCheck(
@@ -197,6 +219,7 @@ def check_history(version: Version) -> tuple[HistoryCheck, list[Problem]]:
         metrics.final_eval_loss,
         tuple(history.non_finite()),
         history.source,
+        history_shape(history),
     ), problems + more
 
 

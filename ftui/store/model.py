@@ -25,10 +25,16 @@ class Status(enum.StrEnum):
 
     COMPLETED = "completed"
     RUNNING = "running"
+    QUEUED = "queued"  # waiting for its device; its process is alive and waiting
     FAILED = "failed"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
     DAMAGED = "damaged"
+
+    @property
+    def live(self) -> bool:
+        """Running or queued: a process owns the version (never offered for deletion)."""
+        return self in (Status.RUNNING, Status.QUEUED)
 
     @classmethod
     def parse(cls, value: object) -> Status | None:

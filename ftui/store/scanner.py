@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .aliases import aliases_by_version, frozen_aliases, load_aliases
+from .digests import MANIFEST_KEY, quick_problem
 from .fields import (
     as_dict,
     as_float,
@@ -336,11 +337,15 @@ def read_described_version(
     )
     lora = lora_settings(meta_lora, adapter_config)
 
-    if status is Status.RUNNING:
+    if status.live:
         stale = running_problem(as_dict(meta.get("run")))
         if stale:
             status = Status.INTERRUPTED
             problems.append(Problem(meta_path.name, stale))
+    if MANIFEST_KEY in meta:
+        checkpoints = _complete_checkpoints(
+            checkpoints, as_dict(meta.get(MANIFEST_KEY)), status.live, problems, label
+        )
     if problems and status in (Status.COMPLETED, Status.RUNNING):
         status = Status.DAMAGED
     if meta and recorded is None and "status" in meta:
@@ -473,6 +478,26 @@ def _checkpoints(
             )
         )
     return tuple(result), newest_config
+
+
+def _complete_checkpoints(
+    checkpoints: tuple[Checkpoint, ...],
+    manifests: dict[str, Any],
+    live: bool,
+    problems: list[Problem],
+    label: str,
+) -> tuple[Checkpoint, ...]:
+    """Only the checkpoints ftui recorded as completely saved (names and sizes match their
+    manifest). A folder caught half-written is never offered; once its run has ended it
+    is reported (while the run lives, the newest may just be being written)."""
+    kept = []
+    for ckpt in checkpoints:
+        reason = quick_problem(ckpt.path, manifests.get(ckpt.name))
+        if reason is None:
+            kept.append(ckpt)
+        elif not (live and ckpt.name not in manifests):
+            problems.append(Problem(f"{label}/{ckpt.name}/", f"incomplete checkpoint: {reason}"))
+    return tuple(kept)
 
 
 def _parent(value: object) -> Parent | None:

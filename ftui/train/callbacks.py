@@ -12,6 +12,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from .events import EpochSaved, LossPoint, Progress
@@ -19,6 +20,7 @@ from .metrics import MetricsMeter
 from .sink import EventSink
 
 EpochRecorder = Callable[[list[dict[str, Any]]], None]
+CheckpointRecorder = Callable[[str, Path], None]
 
 
 def _epoch_number(epoch: float | None) -> float | int | None:
@@ -47,6 +49,7 @@ class RunMonitor:
         progress_interval: float = 0.25,
         is_main: bool = True,
         meter: MetricsMeter | None = None,
+        record_checkpoint: CheckpointRecorder | None = None,
     ) -> None:
         self.sink = sink
         self.meter = meter if is_main else None
@@ -57,6 +60,7 @@ class RunMonitor:
         self.record_epochs = record_epochs
         self.progress_interval = progress_interval
         self.is_main = is_main
+        self.record_checkpoint = record_checkpoint
         self.epochs: list[dict[str, Any]] = []
         self.stopped_at: int | None = None
         self._train_losses: list[float] = []
@@ -122,13 +126,16 @@ class RunMonitor:
                 LossPoint(step=step, loss=evaluated, split="eval", epoch=_epoch_number(epoch))
             )
 
-    def saved(self, step: int, epoch: float | None) -> None:
-        """A `checkpoint-<step>/` was written at an epoch end: record the epoch."""
+    def saved(self, step: int, epoch: float | None, folder: Path | None = None) -> None:
+        """A `checkpoint-<step>/` (in `folder`) was written completely at an epoch end:
+        record its files' digests and the epoch."""
         if not self.is_main:
             return
         losses, self._train_losses = self._train_losses, []
         number = _epoch_number(epoch)
         checkpoint = f"checkpoint-{step}"
+        if folder is not None and self.record_checkpoint is not None:
+            self.record_checkpoint(checkpoint, folder)
         train_loss = sum(losses) / len(losses) if losses else None
         eval_loss, self._last_eval = self._last_eval, None
         self.epochs.append(
@@ -182,6 +189,7 @@ def make_trainer_callback(monitor: RunMonitor) -> Any:
             monitor.log(logs, state.global_step, state.epoch)
 
         def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            monitor.saved(state.global_step, state.epoch)
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            monitor.saved(state.global_step, state.epoch, folder)
 
     return FtuiCallback()

@@ -9,12 +9,13 @@ marked cancelled); a second Ctrl+C aborts at once.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TextIO
 
 from .events import (
@@ -85,6 +86,18 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="any spec setting, e.g. --set r=16 learning_rate=1e-4 epochs=3",
     )  # fmt: skip
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the version id")
+    parser.add_argument(
+        "--detach", action="store_true",
+        help="run in the background, detached from the terminal (output: train.log in the "
+        "version folder); prints the version id and returns",
+    )  # fmt: skip
+    parser.add_argument(
+        "--devices", default=None, metavar="0,1",
+        help="GPU indices to train on (CUDA_VISIBLE_DEVICES); runs on the same device queue",
+    )  # fmt: skip
+    # The process a detached launch starts: train into this claimed version.
+    parser.add_argument("--run-version", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--resume-checkpoint", default=None, help=argparse.SUPPRESS)
 
 
 # The flags `ftui retrain` takes too: how to launch is not part of what was trained.
@@ -157,7 +170,8 @@ class _Printer:
     def __call__(self, event: Event) -> None:
         line = self.format(event)
         if line is not None and (not self.quiet or isinstance(event, Failed)):
-            print(line, file=self.stream, flush=True)
+            with suppress(OSError, ValueError):  # the terminal may have gone (SIGHUP)
+                print(line, file=self.stream, flush=True)
 
     def format(self, event: Event) -> str | None:
         if isinstance(event, LogLine):
@@ -186,34 +200,63 @@ class _Printer:
         return None
 
 
+# SIGTERM (`ftui cancel`, `kill`, a job scheduler) and SIGHUP (the terminal went away)
+# end a run the same clean way as a first Ctrl+C: after the current step, status cancelled.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
 @contextmanager
-def _ctrl_c_stops(stop: threading.Event, stream: TextIO) -> Iterator[None]:
-    """First Ctrl+C sets `stop`; the second raises KeyboardInterrupt (abort now)."""
+def signals_stop(stop: threading.Event, stream: TextIO | None) -> Iterator[None]:
+    """First Ctrl+C, SIGTERM or SIGHUP sets `stop`; a second Ctrl+C raises
+    KeyboardInterrupt (abort now). Only the main thread can install handlers."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def handler(signum: int, frame: Any) -> None:
+    def say(text: str) -> None:
+        if stream is not None:
+            with suppress(OSError, ValueError):  # a hung-up terminal cannot be written to
+                print(text, file=stream, flush=True)
+
+    def on_interrupt(signum: int, frame: Any) -> None:
         if stop.is_set():
             signal.signal(signal.SIGINT, signal.default_int_handler)
             raise KeyboardInterrupt
         stop.set()
-        print("stopping after the current step (Ctrl+C again to abort)", file=stream, flush=True)
+        say("stopping after the current step (Ctrl+C again to abort)")
 
-    previous = signal.signal(signal.SIGINT, handler)
+    def on_stop(signum: int, frame: Any) -> None:
+        if not stop.is_set():
+            stop.set()
+            say(f"{signal.Signals(signum).name}: stopping after the current step")
+
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, on_interrupt)}
+    for number in STOP_SIGNALS:
+        previous[number] = signal.signal(number, on_stop)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
-def run_spec(spec: RunSpec, quiet: bool = False, run: Callable[..., Any] | None = None) -> int:
-    """Train `spec` in this thread, printing progress; returns the exit code."""
-    try:
-        spec.validate()
-    except SpecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+def run_spec(
+    spec: RunSpec,
+    quiet: bool = False,
+    run: Callable[..., Any] | None = None,
+    attach: Any = None,
+    stream: TextIO | None = None,
+) -> int:
+    """Train `spec` in this thread, printing progress; returns the exit code.
+
+    `attach` (an `engine.Attach`): train into a version a launcher claimed, or resume one.
+    """
+    if attach is None:  # an attached run records a bad spec in its version instead
+        try:
+            spec.validate()
+        except SpecError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     if run is None:
         from .launch import run_launched, under_launcher
 
@@ -224,9 +267,14 @@ def run_spec(spec: RunSpec, quiet: bool = False, run: Callable[..., Any] | None 
 
             run = run_training
     stop = threading.Event()
-    printer = _Printer(quiet)
-    with _ctrl_c_stops(stop, sys.stderr):
-        result = run(spec, on_event=printer, stop=stop)
+    stream = stream or sys.stderr
+    printer = _Printer(quiet, stream)
+    with signals_stop(stop, stream):
+        if attach is None:
+            result = run(spec, on_event=printer, stop=stop)
+        else:
+            attached: Callable[..., Any] = run
+            result = attached(spec, on_event=printer, stop=stop, attach=attach)
     if result.version_id and distributed_rank()[0] == 0:  # under torchrun: once, not per rank
         print(result.version_id, flush=True)
     return {"completed": EXIT_COMPLETED, "cancelled": EXIT_CANCELLED}.get(
@@ -241,14 +289,86 @@ def build_train_spec(args: argparse.Namespace) -> RunSpec:
     return RunSpec.defaults(_root(args)).with_overrides(overrides)
 
 
+def run_here(spec: RunSpec, devices: list[int] | None, quiet: bool) -> int:
+    """A foreground run: at once when its device is free; else it claims its version,
+    shows as queued and waits its turn (see `ftui.runs.queue`)."""
+    from pathlib import Path
+
+    from ftui.runs.queue import try_lease
+
+    try:
+        spec.validate()
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if distributed_rank()[1] > 1:  # a rank under torchrun: its launcher owns the devices
+        return run_spec(spec, quiet=quiet)
+    spec = spec.normalized()
+    root = Path(spec.root)
+    try:
+        lease = try_lease(root, devices)
+    except OSError:  # an unusable root: the engine says why in its own words
+        return run_spec(spec, quiet=quiet)
+    if lease is not None:
+        try:
+            return run_spec(spec, quiet=quiet)
+        finally:
+            lease.release()
+    from ftui.runs.child import run_version
+    from ftui.runs.launch import claim_queued
+
+    version_id = claim_queued(spec, devices, launch="foreground")
+    return run_version(root, version_id, None, quiet, launch="foreground")
+
+
 def run_train_command(args: argparse.Namespace) -> int:
     """`ftui train …`"""
+    if getattr(args, "run_version", None):
+        from pathlib import Path
+
+        from ftui.runs.child import run_version
+
+        resume = getattr(args, "resume_checkpoint", None)
+        return run_version(Path(_root(args)), args.run_version, resume, args.quiet)
     try:
         spec = build_train_spec(args)
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return run_spec(spec, quiet=getattr(args, "quiet", False))
+    return start(spec, args)
+
+
+def start(spec: RunSpec, args: argparse.Namespace) -> int:
+    """Run `spec` here (on `--devices`), or launch it detached with `--detach`."""
+    from ftui.runs.launch import device_env, launch, parse_devices
+
+    try:
+        devices = parse_devices(getattr(args, "devices", None))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    quiet = getattr(args, "quiet", False)
+    if not getattr(args, "detach", False):
+        os.environ.update(device_env(devices))  # before torch is imported
+        return run_here(spec, devices, quiet)
+    from ftui.store.writer import WriteError
+
+    try:
+        launched = launch(spec, devices)
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (WriteError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if not getattr(args, "quiet", False):
+        print(
+            f"{launched.version_id}: running in the background (pid {launched.pid}); "
+            f"log: {launched.log}; stop it with `ftui cancel {launched.version_id}`",
+            file=sys.stderr,
+        )
+    print(launched.version_id, flush=True)
+    return EXIT_COMPLETED
 
 
 def run_retrain_command(args: argparse.Namespace) -> int:
@@ -274,7 +394,7 @@ def run_retrain_command(args: argparse.Namespace) -> int:
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return run_spec(spec, quiet=getattr(args, "quiet", False))
+    return start(spec, args)
 
 
 def main(argv: list[str] | None = None) -> int:

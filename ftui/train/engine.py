@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftui.store.digests import MANIFEST_KEY, manifest, verify
 from ftui.store.naming import version_folder
 from ftui.store.writer import (
     WriteError,
@@ -27,10 +28,14 @@ from . import hf_env
 from .data import DataError, Examples, load_examples, load_hub_texts
 from .events import Cancelled, Failed, Finished, Started
 from .metadata import (
+    KEPT_ON_ATTACH,
+    DiskReserve,
     Heartbeat,
     describe_error,
     final_metrics,
+    history_until,
     initial_metadata,
+    mark_started,
     now_iso,
 )
 from .paths import local_path
@@ -49,17 +54,37 @@ class RunResult:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Attach:
+    """Train into a version that already exists instead of claiming a new one.
+
+    `version_id`: a version a launcher claimed (`ftui train --detach`, the queue): its
+    metadata exists, so even a failure while loading the model is recorded there.
+    `resume_checkpoint`: continue that version from one of its checkpoints (`ftui resume`),
+    whose digests were verified against the metadata before anything is unpickled.
+    `launch`: how the process was started ("foreground", "detached", "in-process"),
+    recorded so `ftui cancel` knows whether it may signal the pid.
+    """
+
+    version_id: str
+    resume_checkpoint: str | None = None
+    launch: str = "detached"
+
+
 def run_training(
     spec: RunSpec,
     on_event: EventCallback | None = None,
     stop: threading.Event | None = None,
+    attach: Attach | None = None,
+    launch: str = "foreground",
 ) -> RunResult:
-    """Train `spec` into a new version; safe to call from a worker thread; never raises.
+    """Train `spec` into a new version (or the one `attach` names); safe to call from a
+    worker thread; never raises.
 
     `on_event` receives every event (also appended to `<version>/events.jsonl`); setting
     `stop` ends training after the current step and marks the version cancelled.
     """
-    run = _Run(spec, on_event, stop)
+    run = _Run(spec, on_event, stop, attach, attach.launch if attach else launch)
     try:
         return run.execute()
     except KeyboardInterrupt:  # Ctrl+C with no handler installed: a cancel, not a crash
@@ -90,9 +115,18 @@ class _Prepared:
 
 
 class _Run:
-    def __init__(self, spec: RunSpec, on_event: EventCallback | None, stop: threading.Event | None):
+    def __init__(
+        self,
+        spec: RunSpec,
+        on_event: EventCallback | None,
+        stop: threading.Event | None,
+        attach: Attach | None = None,
+        launch: str = "foreground",
+    ):
         self.spec = spec
         self.stop = stop
+        self.attach = attach
+        self.launch = launch
         rank, self.world = hf_env.distributed_rank()
         self.is_main = rank == 0
         self.sink = EventSink(on_event if self.is_main else None, write_file=self.is_main)
@@ -101,7 +135,12 @@ class _Run:
         self.path: Path | None = None
         self.heartbeat: Heartbeat | None = None
         self.monitor: Any = None
+        self.reserve: DiskReserve | None = None
         self.model_name = spec.base_model  # as the user gave it: metadata's model_name
+        self.checkpoint_files: dict[str, Any] = {}
+        self.prior_epochs: list[dict[str, Any]] = []
+        if attach is not None:
+            self._adopt(attach)
 
     # -- outcomes --------------------------------------------------------------------
 
@@ -110,10 +149,11 @@ class _Run:
             return None
         return metadata_path(Path(self.spec.root), self.version_id)
 
-    def _update(self, change: dict[str, Any] | Any) -> None:
+    def _update(self, change: dict[str, Any] | Any) -> dict[str, Any]:
         meta = self._meta()
         if meta is not None:
-            update_metadata(meta, change)
+            return update_metadata(meta, change)
+        return {}
 
     def _finish_run(self, record: dict[str, Any], status: str, **extra: Any) -> None:
         record["status"] = status
@@ -126,6 +166,8 @@ class _Run:
         error = error.strip().splitlines()[0] if error.strip() else "unknown error"
         if self.heartbeat is not None:
             self.heartbeat.stop()
+        if self.reserve is not None:
+            self.reserve.release()  # on a full disk, room for the final status
         with contextlib.suppress(Exception):
             self._update(lambda r: self._finish_run(r, "failed", error=error))
         self.sink.log(f"failed: {error}", "error")
@@ -151,7 +193,27 @@ class _Run:
     def close(self) -> None:
         if self.heartbeat is not None:
             self.heartbeat.stop()
+        if self.reserve is not None:
+            self.reserve.release()
         self.sink.close()
+
+    def _adopt(self, attach: Attach) -> None:
+        """Take over a version a launcher claimed (or one being resumed): from now on
+        every outcome, even a failure while loading, is recorded in its metadata."""
+        root = Path(self.spec.root)
+        self.version_id = attach.version_id
+        self.path = version_folder(root, attach.version_id)
+        if not self.is_main:
+            return
+        self.sink.attach(self.path)
+        self.reserve = DiskReserve(self.path)
+        record = self._update(lambda r: mark_started(r, self.launch))
+        if attach.resume_checkpoint:
+            self.prior_epochs, self.checkpoint_files = history_until(
+                record, attach.resume_checkpoint
+            )
+        self.heartbeat = Heartbeat(metadata_path(root, attach.version_id))
+        self.heartbeat.start()
 
     # -- phases ----------------------------------------------------------------------
 
@@ -252,6 +314,9 @@ class _Run:
     def _claim(self, prepared: _Prepared) -> None:
         """Claim the version (on the main process only) and write its first metadata."""
         root = Path(prepared.spec.root)
+        if self.attach is not None:
+            self._claim_attached(prepared, root)
+            return
         version_id: str | None = None
         if self.is_main:
             version_id, path = claim_version(root)
@@ -271,8 +336,44 @@ class _Run:
         prepared.args["output_dir"] = str(path)
         if self.is_main:
             self.sink.attach(path)
+            self.reserve = DiskReserve(path)
             self.heartbeat = Heartbeat(metadata_path(root, version_id))
             self.heartbeat.start()
+
+    def _claim_attached(self, prepared: _Prepared, root: Path) -> None:
+        """The version exists: fill in its metadata (a resumed run keeps its history)."""
+        assert self.attach is not None and self.path is not None
+        prepared.args["output_dir"] = str(self.path)
+        if self.world > 1:
+            _share_with_all_ranks(self.attach.version_id, prepared.hardware.device == "cpu")
+        if not self.is_main:
+            return
+        fresh = initial_metadata(self.model_name, prepared, self.attach.version_id)
+        resuming = self.attach.resume_checkpoint
+
+        def change(record: dict[str, Any]) -> None:
+            keep = {k: record[k] for k in KEPT_ON_ATTACH if k in record}
+            if resuming:  # its history goes on from the checkpoint (later epochs are redone)
+                keep["epochs"] = list(self.prior_epochs)
+                keep[MANIFEST_KEY] = dict(self.checkpoint_files)
+                keep["metrics"] = final_metrics(self.prior_epochs, None)
+            previous = record.get("run")
+            old_run: dict[str, Any] = previous if isinstance(previous, dict) else {}
+            record.update(fresh)
+            record.update(keep)
+            run = record["run"]
+            for key in ("queued_at", "devices", "resumes"):
+                if key in old_run:
+                    run[key] = old_run[key]
+            if resuming:
+                run["started_at"] = old_run.get("started_at", run["started_at"])
+                run.setdefault("resumes", []).append(
+                    {"at": run["heartbeat_at"], "checkpoint": resuming}
+                )
+            run["launch"] = self.launch
+            record.setdefault(MANIFEST_KEY, {})
+
+        update_metadata(metadata_path(root, self.attach.version_id), change)
 
     def _train(self, prepared: _Prepared) -> RunResult:
         from .callbacks import RunMonitor, make_trainer_callback
@@ -284,8 +385,13 @@ class _Run:
         trainer = None
         try:
             self.monitor = RunMonitor(
-                self.sink, self.stop, self._record_epochs, is_main=self.is_main
+                self.sink,
+                self.stop,
+                self._record_epochs,
+                is_main=self.is_main,
+                record_checkpoint=self._record_checkpoint,
             )
+            self.monitor.epochs = list(self.prior_epochs)
             trainer = _build_trainer(prepared, make_trainer_callback(self.monitor))
             if self.is_main:
                 self.monitor.meter = _metrics_meter(prepared, trainer, self.world)
@@ -302,7 +408,7 @@ class _Run:
                 f"{spec.epochs:g} epochs on {hw.device} ({hw.precision}){processes}: "
                 f"{spec.summary()}"
             )
-            output = trainer.train()
+            output = trainer.train(resume_from_checkpoint=self._resume_path())
             if agreement is not None:
                 agreement.close()
             if self.monitor.stopping or (self.stop is not None and self.stop.is_set()):
@@ -311,11 +417,42 @@ class _Run:
         except KeyboardInterrupt:
             return self.cancelled(trainer, self.monitor.last_step if self.monitor else None)
         except Exception as exc:  # noqa: BLE001 - out of memory, disk full, bad data...
-            return self.fail(describe_error(exc))
+            return self.fail(describe_error(exc, disk_full_file=self._newest_file()))
+
+    def _newest_file(self) -> str | None:
+        """The most recently written file of the version (what a full disk interrupted)."""
+        if self.path is None:
+            return None
+        newest: tuple[float, str] | None = None
+        with contextlib.suppress(OSError):
+            for path in self.path.rglob("*"):
+                if path.is_file() and path.suffix not in (".jsonl", ".log", ".lock"):
+                    mtime = path.stat().st_mtime
+                    if newest is None or mtime > newest[0]:
+                        newest = (mtime, str(path))
+        return newest[1] if newest else None
+
+    def _resume_path(self) -> str | None:
+        """The checkpoint to resume from, verified again right before the Trainer loads it."""
+        if self.attach is None or not self.attach.resume_checkpoint or self.path is None:
+            return None
+        folder = self.path / self.attach.resume_checkpoint
+        reason = verify(folder, self.checkpoint_files.get(self.attach.resume_checkpoint))
+        if reason is not None:
+            raise SpecError(f"{self.attach.resume_checkpoint}: {reason}; not resuming from it")
+        self.sink.log(f"resuming from {self.attach.resume_checkpoint} (digests verified)")
+        return str(folder)
+
+    def _record_checkpoint(self, name: str, folder: Path) -> None:
+        """A checkpoint was written completely: remember its files' sizes and digests."""
+        self.checkpoint_files[name] = manifest(folder)
 
     def _record_epochs(self, epochs: list[dict[str, Any]]) -> None:
+        files = dict(self.checkpoint_files)
+
         def change(record: dict[str, Any]) -> None:
             record["epochs"] = epochs
+            record[MANIFEST_KEY] = files
             run = record.setdefault("run", {})
             if isinstance(run, dict):
                 run["heartbeat_at"] = now_iso()
@@ -326,6 +463,8 @@ class _Run:
         assert self.path is not None and self.monitor is not None
         trainer.save_model(str(self.path))
         trainer.save_state()
+        if self.reserve is not None:
+            self.reserve.release()
         metrics = final_metrics(self.monitor.epochs, getattr(output, "metrics", None))
         if self.heartbeat is not None:
             self.heartbeat.stop()

@@ -6,7 +6,9 @@ the store's atomic, locked writers.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
 import platform
 import socket
 import threading
@@ -15,6 +17,8 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+from ftui.store.digests import MANIFEST_KEY
+from ftui.store.liveness import identity
 from ftui.store.writer import update_metadata
 
 HEARTBEAT_SECONDS = 20.0
@@ -72,8 +76,9 @@ def initial_metadata(model_name: str, prepared: Any, version_id: str) -> dict[st
         "tags": [],
         "notes": "",
         "library_versions": library_versions(),
+        MANIFEST_KEY: {},
         "run": {
-            "pid": _pid(),
+            **identity(),
             "host": socket.gethostname(),
             "started_at": started,
             "heartbeat_at": started,
@@ -94,10 +99,78 @@ def _recorded_spec(spec: Any, world: int) -> dict[str, Any]:
     return record
 
 
-def _pid() -> int:
-    import os
+# Fields of a launcher-claimed version that the run's own first metadata must not replace.
+KEPT_ON_ATTACH = ("timestamp", "tags", "notes")
 
-    return os.getpid()
+
+def mark_started(record: dict[str, Any], launch: str) -> None:
+    """The process that will train an attached version takes it over: status running,
+    its own pid/host/start time (so `ftui cancel` signals it and only it)."""
+    record["status"] = "running"
+    record["error"] = None
+    record.pop("queue", None)
+    run = record.get("run")
+    if not isinstance(run, dict):
+        run = record["run"] = {}
+    run.update(identity())
+    run["host"] = socket.gethostname()
+    run["heartbeat_at"] = now_iso()
+    run["finished_at"] = None
+    run["launch"] = launch
+
+
+def checkpoint_step(name: str) -> int | None:
+    """`checkpoint-12` -> 12."""
+    prefix, _, step = name.rpartition("-")
+    return int(step) if prefix == "checkpoint" and step.isdigit() else None
+
+
+def history_until(
+    record: dict[str, Any], checkpoint: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The epoch records and checkpoint manifests of a version up to `checkpoint`: what a
+    run resumed from it carries on from (later ones are being redone)."""
+    limit = checkpoint_step(checkpoint) or 0
+    epochs = [
+        e
+        for e in record.get("epochs") or []
+        if isinstance(e, dict) and isinstance(e.get("step"), int) and e["step"] <= limit
+    ]
+    files = record.get(MANIFEST_KEY)
+    kept = {
+        name: entry
+        for name, entry in (files.items() if isinstance(files, dict) else [])
+        if (checkpoint_step(name) or limit + 1) <= limit
+    }
+    return epochs, kept
+
+
+class DiskReserve:
+    """A small preallocated file in the version folder, released when the run ends.
+
+    On a full disk the final status must still land: freeing this first leaves room for
+    the metadata write. Best effort: where it cannot be made, the run goes on without it.
+    """
+
+    NAME = ".ftui-reserve"
+    SIZE = 256 * 1024
+
+    def __init__(self, folder: Path) -> None:
+        self.path: Path | None = folder / self.NAME
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, self.SIZE)
+            finally:
+                os.close(fd)
+        except (OSError, AttributeError):
+            self.release()
+
+    def release(self) -> None:
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            self.path = None
 
 
 def final_metrics(
@@ -118,14 +191,34 @@ def final_metrics(
     }
 
 
-def describe_error(exc: BaseException, model: str | None = None) -> str:
+_DISK_FULL_TEXTS = ("no space left on device", "os error 28", "errno 28", "file write failed")
+
+
+def _disk_full(exc: BaseException, text: str) -> bool:
+    """ENOSPC, however the library wrapped it (torch's zip writer says
+    `enforce fail at inline_container.cc`, safetensors' Rust side `os error 28`)."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # the exception chain, bounded
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    lowered = text.lower()
+    return any(marker in lowered for marker in _DISK_FULL_TEXTS)
+
+
+def describe_error(
+    exc: BaseException, model: str | None = None, disk_full_file: str | None = None
+) -> str:
     """One line naming the cause: what a user can act on, not a traceback."""
     name = type(exc).__name__
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return f"disk full while writing {exc.filename or 'the version'}"
     text = " ".join(str(exc).split()) or name
+    if _disk_full(exc, text):
+        where = getattr(exc, "filename", None) or disk_full_file or "the version"
+        return f"disk full while writing {where}"
     if "out of memory" in text.lower() or name == "OutOfMemoryError":
         text = f"out of memory: {text} (try a smaller batch_size or max_length)"
     elif model is not None and isinstance(exc, OSError | ValueError | KeyError):

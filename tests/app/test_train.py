@@ -60,7 +60,7 @@ async def fill(pilot: object, app: FtuiApp, values: dict[str, str]) -> None:
 
 async def test_new_run_from_form(runs: Path) -> None:
     data = small_data(runs.parent)
-    app = FtuiApp(runs, poll_interval=0)
+    app = FtuiApp(runs, poll_interval=0, in_process=True)
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
         await pilot.press("t")
@@ -98,7 +98,7 @@ async def test_new_run_from_form(runs: Path) -> None:
 
 
 async def test_form_rejects_bad_settings(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
+    app = FtuiApp(runs, poll_interval=0, in_process=True)
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
         await pilot.press("t")
@@ -115,7 +115,7 @@ async def test_form_rejects_bad_settings(runs: Path) -> None:
 
 async def test_retrain_one_key_and_cancel(runs: Path) -> None:
     """`r` on a version retrains it with its settings; escape cancels cooperatively."""
-    app = FtuiApp(runs, poll_interval=0)
+    app = FtuiApp(runs, poll_interval=0, in_process=True)
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
         app.browser.version_tree.select_key((V3, None))  # r=16 on ftui:tiny-gpt2, 1 epoch
@@ -147,7 +147,7 @@ async def test_retrain_one_key_and_cancel(runs: Path) -> None:
 
 
 async def test_retrain_with_form_shows_differences(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
+    app = FtuiApp(runs, poll_interval=0, in_process=True)
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
         app.browser.version_tree.select_key((V3, None))
@@ -172,7 +172,7 @@ async def test_retrain_with_form_shows_differences(runs: Path) -> None:
 
 
 async def test_failure_is_shown_not_crashed(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
+    app = FtuiApp(runs, poll_interval=0, in_process=True)
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
         await pilot.press("t")
@@ -210,7 +210,7 @@ async def test_follow_a_run_started_elsewhere(runs: Path) -> None:
                 handle.write(event_to_json(event) + "\n")  # type: ignore[arg-type]
 
     append(Started(version_id, str(folder)), LogLine("hello from [bold]tmux[/bold]"))
-    app = FtuiApp(runs, poll_interval=0)
+    app = FtuiApp(runs, poll_interval=0, in_process=True)
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
         app.browser.version_tree.select_key((version_id, None))

@@ -25,7 +25,6 @@ from ftui.store import (
     Metrics,
     Refused,
     RootError,
-    Status,
     Version,
     WriteError,
     human_size,
@@ -71,6 +70,8 @@ class BrowserScreen(Screen[None]):
         Binding("r", "retrain", "Retrain"),
         Binding("R", "retrain_form", "Retrain…"),
         Binding("w", "watch_run", "Watch run"),
+        Binding("x", "cancel_run", "Cancel run"),
+        Binding("C", "resume_run", "Resume run"),
         Binding("e", "edit_tags", "Tags"),
         Binding("n", "edit_notes", "Notes"),
         Binding("d", "delete", "Delete"),
@@ -490,14 +491,28 @@ class BrowserScreen(Screen[None]):
         self.app.notify(f"saved the {what}", markup=False)
         self.rescan()
 
+    def action_cancel_run(self) -> None:
+        """`x`: cancel the selected running or queued version (asks first)."""
+        selection = self.selection
+        if selection is None or not selection.version.status.live:
+            self.app.notify("select a running or queued version to cancel it", severity="warning")
+            return
+        self.ftui.confirm_cancel(selection.version.id)
+
+    def action_resume_run(self) -> None:
+        """`C`: resume the selected interrupted, cancelled or failed version."""
+        self.ftui.resume(self.selection)
+
     def action_delete(self) -> None:
         selection = self.selection
         if selection is None:
             return
         version, checkpoint = selection.version, selection.checkpoint
-        if version.status is Status.RUNNING and checkpoint is None:
+        if version.status.live and checkpoint is None:
             self.app.notify(
-                f"{version.id} is still running: cancel it first", severity="warning", markup=False
+                f"{version.id} is still {version.status}: cancel it first (x)",
+                severity="warning",
+                markup=False,
             )
             return
         self.removal_plan_worker(selection)

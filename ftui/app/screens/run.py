@@ -36,6 +36,7 @@ class RunScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel run / back"),
         Binding("b", "back", "Browser (keep running)"),
+        Binding("x", "cancel_run", "Cancel run"),
     ]
 
     def __init__(self, state: RunState) -> None:
@@ -87,7 +88,7 @@ class RunScreen(Screen[None]):
             head.append(safe_text(state.error), style="red")
         if state.active:
             hint = "escape: stop following" if state.following else "escape: cancel after this step"
-            head.append(f"\n{hint} · b: back to the browser", style="dim")
+            head.append(f"\n{hint} · x: cancel the run · b: back to the browser", style="dim")
         else:
             head.append("\nescape or b: back to the browser", style="dim")
         self.query_one("#run-head", Static).update(head)
@@ -132,6 +133,11 @@ class RunScreen(Screen[None]):
             self.update_head()
         else:
             self.action_back()
+
+    def action_cancel_run(self) -> None:
+        """`x`: stop the run after its current step (asks first), wherever it runs."""
+        if self.state.active:
+            cast("FtuiApp", self.app).confirm_cancel(self.state.version_id, self.state)
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Button, Footer, Input, Static, Switch
 
 from ftui.store import safe_text
 from ftui.train.spec import RunSpec, SpecError
@@ -45,9 +45,16 @@ class TrainFormScreen(Screen[RunSpec | None]):
         Binding("up", "app.focus_previous", "Previous field", show=False, priority=True),
     ]
 
-    def __init__(self, spec: RunSpec, parent: RunSpec | None = None, title: str = "") -> None:
+    def __init__(
+        self,
+        spec: RunSpec,
+        parent: RunSpec | None = None,
+        title: str = "",
+        in_process: bool = False,
+    ) -> None:
         super().__init__()
         self.spec = spec
+        self.in_process = in_process  # read by the app when the form is submitted
         self.parent_spec = parent
         self.title_text = title or "New training run"
         self.fields = RunSpec.editable_fields()
@@ -63,6 +70,9 @@ class TrainFormScreen(Screen[RunSpec | None]):
                 with Horizontal(classes="form-row", id=f"row-{name}"):
                     yield Static(Text(name), classes="form-label")
                     yield Input(field_text(values.get(name)), id=f"field-{name}", compact=True)
+            with Horizontal(classes="form-row", id="row-in-process"):
+                yield Static(Text("in this app"), classes="form-label")
+                yield Switch(self.in_process, id="form-in-process")
             yield Button("Start run (ctrl+s)", id="form-start", variant="primary", compact=True)
         yield Footer()
 
@@ -75,6 +85,9 @@ class TrainFormScreen(Screen[RunSpec | None]):
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """The full description of the focused setting, under the title."""
         labels = {f"field-{name}": label for name, label, _ in self.fields}
+        labels["form-in-process"] = (
+            "Train inside this app (off: as its own process, which goes on if ftui closes)"
+        )
         hint = labels.get(event.widget.id or "", "")
         self.query_one("#form-hint", Static).update(Text(hint, style="italic"))
 
@@ -109,6 +122,10 @@ class TrainFormScreen(Screen[RunSpec | None]):
     def changed(self) -> None:
         self.query_one("#form-error", Static).display = False
         self.show_differences()
+
+    @on(Switch.Changed, "#form-in-process")
+    def mode_changed(self, event: Switch.Changed) -> None:
+        self.in_process = event.value
 
     @on(Input.Submitted)
     def next_field(self) -> None:
