@@ -17,7 +17,7 @@ from ftui.store import Checkpoint, Status, Version, one_line, safe_text
 # A symbol per status, so the status reads without colour (NO_COLOR, monochrome terminals).
 STATUS_SYMBOL: dict[Status, str] = {
     Status.COMPLETED: "✓",
-    Status.RUNNING: "▶",
+    Status.RUNNING: "↻",  # not ▶: that is the tree's own collapsed-row arrow
     Status.FAILED: "✗",
     Status.CANCELLED: "⊘",
     Status.INTERRUPTED: "!",
@@ -115,14 +115,26 @@ def status_text(status: Status) -> Text:
     return Text(f"{STATUS_SYMBOL[status]} {status.value}", style=STATUS_STYLE[status])
 
 
-def version_label(version: Version, marked: bool = False) -> Text:
-    """One tree row: mark, status symbol, id, r/alpha, final loss."""
+def row_loss(version: Version, sort_key: str = "time") -> tuple[str, float | None]:
+    """Which loss a tree row shows, and its value: the one sorted by, else eval loss
+    where there is one, else train loss."""
+    m = version.metrics
+    if sort_key == "train_loss":
+        return "train", m.final_train_loss
+    if sort_key == "eval_loss" or m.final_eval_loss is not None:
+        return "eval", m.final_eval_loss
+    return "train", m.final_train_loss
+
+
+def version_label(version: Version, marked: bool = False, sort_key: str = "time") -> Text:
+    """One tree row: mark, status symbol, id, r/alpha, and a loss named by its kind."""
     label = Text()
     label.append("● " if marked else "  ", style="bold")
     label.append(STATUS_SYMBOL[version.status] + " ", style=STATUS_STYLE[version.status])
     label.append(safe_text(version.id))
     label.append(f" {version.lora.short()}", style="cyan")
-    label.append(f" {fmt_loss(version.final_loss)}")
+    kind, loss = row_loss(version, sort_key)
+    label.append(f" {kind} {fmt_loss(loss)}")
     return label
 
 

@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import on
 from textual.app import App
 from textual.binding import Binding
+from textual.worker import Worker
 
-from ftui.store import Status, one_line
+from ftui.store import Status
 from ftui.train.events import Event, Progress
 
 from .commands import ActionsProvider
-from .messages import RunEnded, RunEventMessage, RunProgress, WorkFailed
+from .messages import RunEnded, RunEventMessage, RunProgress
 from .run_state import RunState, follow_events
 from .screens.browser import POLL_INTERVAL_S, BrowserScreen
 from .screens.help import HelpScreen, key_label
 from .screens.run import RunScreen
 from .screens.train_form import TrainFormScreen
 from .selection import Selection
+from .workers import WorkerFailures, start
 
 if TYPE_CHECKING:
     from ftui.train.spec import RunSpec
 
 
-class FtuiApp(App[int]):
+class FtuiApp(WorkerFailures, App[int]):
     """Browse, train and compare LoRA versions under `root`."""
 
     CSS_PATH = "ftui.tcss"
@@ -129,10 +131,9 @@ class FtuiApp(App[int]):
         state = RunState(self.run_token, title, parent=spec.parent)
         self.run_state = state
         self.show_run(state)
-        self.train_worker(state, spec)
+        start(self, self.train, state, spec, what="train", group="train", exclusive=False)
 
-    @work(thread=True, group="train", exit_on_error=False)
-    def train_worker(self, state: RunState, spec: RunSpec) -> None:
+    def train(self, state: RunState, spec: RunSpec) -> None:
         """Calls the engine (the only place torch & co. get imported) and relays events."""
         token = state.token
 
@@ -140,13 +141,9 @@ class FtuiApp(App[int]):
             message = RunProgress if isinstance(event, Progress) else RunEventMessage
             self.post_message(message(token, event))
 
-        try:
-            from ftui.train.engine import run_training
+        from ftui.train.engine import run_training  # may raise: the failure handler ends it
 
-            result = run_training(spec, on_event, state.stop)
-        except Exception as exc:  # the engine never raises, but an import can fail
-            self.post_message(RunEnded(token, "failed", None, f"{type(exc).__name__}: {exc}"))
-            return
+        result = run_training(spec, on_event, state.stop)
         self.post_message(RunEnded(token, result.status, result.version_id, result.error))
 
     def watch_run(self, selection: Selection | None) -> None:
@@ -176,21 +173,27 @@ class FtuiApp(App[int]):
         )
         self.run_state = state
         self.show_run(state)
-        self.follow_worker(state, version.path)
+        start(self, self.follow, state, version.path, what="follow the run", group="follow")
 
-    @work(thread=True, group="follow", exit_on_error=False)
-    def follow_worker(self, state: RunState, folder: Path) -> None:
-        try:
-            for events in follow_events(folder, state.stop):
-                for event in events:
-                    message = RunProgress if isinstance(event, Progress) else RunEventMessage
-                    self.post_message(message(state.token, event))
-        except Exception as exc:  # a log that is a FIFO, a device, unreadable...
-            self.post_message(WorkFailed("following the run", f"{exc}"))
-            self.post_message(RunEnded(state.token, "stopped following", state.version_id))
-            return
+    def follow(self, state: RunState, folder: Path) -> None:
+        """Relay the events of a run started elsewhere; raises on a log that is a FIFO,
+        a device or unreadable (the failure handler then ends the follow)."""
+        for events in follow_events(folder, state.stop):
+            for event in events:
+                message = RunProgress if isinstance(event, Progress) else RunEventMessage
+                self.post_message(message(state.token, event))
         if state.stop.is_set():
             self.post_message(RunEnded(state.token, "stopped following", state.version_id))
+
+    def worker_failed(self, worker: Worker[Any], text: str) -> None:
+        """A failed follow (or train) worker ends its run view's "active" state."""
+        state = self.run_state
+        if state is None or not state.active:
+            return
+        if worker.group == "follow" and state.following:
+            self.post_message(RunEnded(state.token, "stopped following", state.version_id))
+        elif worker.group == "train" and not state.following:
+            self.post_message(RunEnded(state.token, "failed", None, text))
 
     def show_run(self, state: RunState) -> None:
         if isinstance(self.screen, RunScreen) and self.screen.state is state:
@@ -215,12 +218,6 @@ class FtuiApp(App[int]):
         if isinstance(screen, RunScreen) and screen.state.token == token:
             return screen
         return None
-
-    @on(WorkFailed)
-    def work_failed(self, message: WorkFailed) -> None:
-        """The one place a worker's failure is shown (messages from screens bubble here)."""
-        text = one_line(f"{message.what}: {message.reason}", 400)
-        self.notify(text, severity="error", markup=False)
 
     @on(RunEventMessage)
     @on(RunProgress)

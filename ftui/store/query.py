@@ -23,10 +23,12 @@ from .model import Version
 
 SORT_KEYS: dict[str, str] = {
     "time": "newest first",
-    "final_loss": "final loss",
     "eval_loss": "eval loss",
+    "train_loss": "train loss",
     "name": "name",
 }
+# Accepted by `sort_versions` but not offered: eval loss where there is one, else train.
+EXTRA_SORT_KEYS = ("final_loss",)
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "!=": operator.ne,
@@ -185,10 +187,8 @@ def sort_versions(versions: Iterable[Version], key: str, reverse: bool = False) 
     if key == "name":
         return sorted(items, key=lambda v: v.id, reverse=reverse)
     getter: Callable[[Version], float | None]
-    if key == "final_loss":
-        getter = NUMERIC_FIELDS["final_loss"]
-    elif key == "eval_loss":
-        getter = NUMERIC_FIELDS["eval_loss"]
+    if key in ("final_loss", "eval_loss", "train_loss"):
+        getter = NUMERIC_FIELDS[key]
     else:
         raise QueryError(f"unknown sort key {key!r} (known: {', '.join(SORT_KEYS)})")
     known: list[tuple[float, Version]] = []

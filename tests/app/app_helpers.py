@@ -20,6 +20,7 @@ from textual.pilot import Pilot
 from ftui.app.main import FtuiApp
 from ftui.app.screens.browser import BrowserScreen
 from ftui.app.textdump import screen_text
+from ftui.app.textual_private import notification_messages
 from ftui.testing.synth import write_version
 
 V1, V2, V3, V4 = "v_20260301_090000", "v_20260302_090000", "v_20260303_090000", "v_20260304_090000"
@@ -152,4 +153,4 @@ Settle = Callable[[Pilot[object]], Awaitable[None]]
 
 def notifications(app: FtuiApp) -> list[str]:
     """Messages of the notifications currently shown (toasts wrap, so read them here)."""
-    return [n.message for n in app._notifications]
+    return notification_messages(app)

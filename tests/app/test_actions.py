@@ -30,7 +30,7 @@ async def test_edit_tags_saves_to_metadata(runs: Path) -> None:
         assert metadata(runs, V1)["tags"] == ["best", "[bold]x"]
         assert metadata(runs, V1)["notes"] == "first try"  # other keys untouched
         assert "[bold]x" in text(app)
-        assert app.browser.by_id[V1].tags == ("best", "[bold]x")
+        assert app.browser.state.by_id[V1].tags == ("best", "[bold]x")
 
 
 async def test_edit_tags_escape_changes_nothing(runs: Path) -> None:
@@ -144,4 +144,4 @@ async def test_command_palette_runs_actions(runs: Path) -> None:
         assert "Sort" in text(app)
         await pilot.press("enter")
         await settle(pilot)
-        assert app.browser.sort_key == "final_loss"
+        assert app.browser.state.sort_key == "eval_loss"

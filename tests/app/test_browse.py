@@ -148,13 +148,60 @@ async def test_sort_cycles(runs: Path) -> None:
         assert top() == [V4, V3, V1, TRAINER]  # newest first
         await pilot.press("s")
         await settle(pilot)
-        assert "sort: final loss" in text(app)
-        losses = [app.browser.by_id[v].final_loss for v in top()]
-        assert losses == sorted(losses)  # type: ignore[type-var]
-        await pilot.press("s", "s")
+        assert "sort: eval loss" in text(app)
+        evals = [app.browser.state.by_id[v].metrics.final_eval_loss for v in top()]
+        known = [x for x in evals if x is not None]
+        assert known == sorted(known) and evals[: len(known)] == known  # unknown last
+        await pilot.press("s")
+        await settle(pilot)
+        assert "sort: train loss" in text(app)
+        trains = [app.browser.state.by_id[v].metrics.final_train_loss for v in top()]
+        assert trains == sorted(trains)  # type: ignore[type-var]
+        await pilot.press("s")
         await settle(pilot)
         assert "sort: name" in text(app)
         assert top() == sorted(top())
+
+
+async def test_rows_say_which_loss_they_show(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        screen = text(app)
+        v1 = app.browser.state.by_id[V1]
+        assert v1.metrics.final_eval_loss is not None
+        assert f"{V1} r4/a8 eval {v1.metrics.final_eval_loss:.4f}" in screen
+        await pilot.press("s", "s")  # train loss: the rows switch to it
+        await settle(pilot)
+        assert f"{V1} r4/a8 train {v1.metrics.final_train_loss:.4f}" in text(app)
+
+
+async def test_S_reverses_the_sort_and_f_flattens_the_tree(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        tree = app.browser.version_tree
+
+        def top() -> list[str]:
+            return [n.data.version.id for n in tree.root.children if n.data]
+
+        assert top() == [V4, V3, V1, TRAINER]  # V2 nests under its parent V1
+        await pilot.press("S")
+        await settle(pilot)
+        assert top() == [TRAINER, V1, V3, V4]  # oldest first
+        assert "sort: newest first (reversed)" in text(app)
+        await pilot.press("f")  # flat: every version a top-level row, in sort order
+        await settle(pilot)
+        assert top() == [TRAINER, V1, V2, V3, V4]
+        assert "flat" in text(app)
+        await pilot.press("S", "s")  # best eval loss first, whatever the lineage
+        await settle(pilot)
+        evals = {v: app.browser.state.by_id[v].metrics.final_eval_loss for v in top()}
+        best = min((e, v) for v, e in evals.items() if e is not None)[1]
+        assert top()[0] == best
+        await pilot.press("f")
+        await settle(pilot)
+        assert V2 not in top()
 
 
 async def test_new_versions_appear_without_restart(runs: Path) -> None:
@@ -221,5 +268,5 @@ async def test_losses_from_histories_fill_in_the_rows(runs: Path) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         node = app.browser.version_tree.nodes_by_key[(V1, None)]
-        assert app.browser.by_id[V1].final_loss == expected
+        assert app.browser.state.by_id[V1].final_loss == expected
         assert f"{expected:.4f}" in str(node.label)

@@ -13,12 +13,13 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
+from textual.worker import Worker
 
 from ftui.store import Comparison, LoraModule, ModuleStatus, safe_text
 from ftui.store.comparison import metric_pairs
@@ -26,9 +27,10 @@ from ftui.store.lora_math import UpdateStats
 
 from ..format import fmt_loss, fmt_value, plain, shape_text
 from ..loading import load_comparison, load_updates
-from ..messages import ComparisonData, ComparisonLoaded, UpdatesLoaded, WorkFailed
+from ..messages import ComparisonData, ComparisonLoaded, UpdatesLoaded
 from ..selection import Selection
 from ..widgets.loss_plot import LossPlot
+from ..workers import WorkerFailures, start
 
 MODULE_STATUS_STYLE = {
     ModuleStatus.SAME: ("=", "dim"),
@@ -176,7 +178,7 @@ def updates_table(updates: list[UpdateStats] | None) -> RenderableType:
     return table
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(WorkerFailures, Screen[None]):
     """Shows what a worker loaded for the pair it was given."""
 
     BINDINGS = [
@@ -211,21 +213,17 @@ class CompareScreen(Screen[None]):
         self.query_one("#compare-body").focus()
         self.load(self.a, self.b)
 
-    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def load(self, a: Selection, b: Selection) -> None:
-        try:
-            data = load_comparison(a, b)
-        except Exception as exc:
-            self.post_message(WorkFailed("compare", f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(ComparisonLoaded(data))  # shapes first: headers only, fast
+        start(self, self.read_comparison, a, b, what="compare", group="compare")
 
-    @work(thread=True, exclusive=True, group="compare-updates", exit_on_error=False)
+    def read_comparison(self, a: Selection, b: Selection) -> None:
+        self.post_message(ComparisonLoaded(load_comparison(a, b)))  # shapes first: fast
+
     def updates_worker(self, comparison: Comparison) -> None:
-        try:
-            self.post_message(UpdatesLoaded(load_updates(comparison)))
-        except Exception as exc:
-            self.post_message(WorkFailed("read tensors", f"{type(exc).__name__}: {exc}"))
+        start(self, self.read_updates, comparison, what="read tensors", group="compare-updates")
+
+    def read_updates(self, comparison: Comparison) -> None:
+        self.post_message(UpdatesLoaded(load_updates(comparison)))
 
     @on(ComparisonLoaded)
     def loaded(self, message: ComparisonLoaded) -> None:
@@ -244,10 +242,9 @@ class CompareScreen(Screen[None]):
         self.updates = message.updates
         self.query_one("#compare-updates", Static).update(updates_table(self.updates))
 
-    @on(WorkFailed)
-    def failed(self, message: WorkFailed) -> None:
-        # the app notifies (the message bubbles up to it): here, the pane says it too
-        reason = Text(f"could not {message.what}: {safe_text(message.reason)}", style="red")
+    def worker_failed(self, worker: Worker[Any], text: str) -> None:
+        """Notified already; the pane says it too, where the result would have been."""
+        reason = Text(safe_text(text), style="red")
         target = "#compare-updates" if self.data is not None else "#compare-head"
         self.query_one(target, Static).update(reason)
 

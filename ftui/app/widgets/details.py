@@ -152,6 +152,7 @@ class DetailsPane(VerticalScroll):
     """Everything known about the selected version or checkpoint."""
 
     can_focus = True
+    ALLOW_MAXIMIZE = True  # enter opens it full screen; escape returns (App.ESCAPE_TO_MINIMIZE)
 
     def compose(self) -> ComposeResult:
         yield Static(id="details-head")
