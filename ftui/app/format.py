@@ -46,6 +46,20 @@ def fmt_loss(value: float | None) -> str:
     return f"{value:.4f}"
 
 
+def fmt_epoch(value: float | None) -> str:
+    """An epoch as people say it: `3`, `0.97` (the Trainer logs 0.969697)."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def fmt_row_loss(value: float | None) -> str:
+    """A loss in a tree row: three decimals, so nested rows keep it at 80 columns."""
+    if value is None or not math.isfinite(value):
+        return fmt_loss(value)
+    return f"{value:.3f}"
+
+
 def fmt_time(created: float | None) -> str:
     """Absolute local time (never relative, so screens and snapshots are deterministic)."""
     if created is None:
@@ -129,12 +143,12 @@ def row_loss(version: Version, sort_key: str = "time") -> tuple[str, float | Non
 def version_label(version: Version, marked: bool = False, sort_key: str = "time") -> Text:
     """One tree row: mark, status symbol, id, r/alpha, and a loss named by its kind."""
     label = Text()
-    label.append("● " if marked else "  ", style="bold")
+    label.append("●" if marked else " ", style="bold")
     label.append(STATUS_SYMBOL[version.status] + " ", style=STATUS_STYLE[version.status])
     label.append(safe_text(version.id))
     label.append(f" {version.lora.short()}", style="cyan")
     kind, loss = row_loss(version, sort_key)
-    label.append(f" {kind} {fmt_loss(loss)}")
+    label.append(f" {kind} {fmt_row_loss(loss)}")
     return label
 
 
@@ -142,9 +156,10 @@ def checkpoint_label(checkpoint: Checkpoint, marked: bool = False) -> Text:
     label = Text()
     label.append("● " if marked else "  ", style="bold")
     label.append(safe_text(checkpoint.label), style="dim")
-    loss = checkpoint.eval_loss if checkpoint.eval_loss is not None else checkpoint.train_loss
-    if loss is not None:
-        label.append(f" {fmt_loss(loss)}")
+    if checkpoint.eval_loss is not None:
+        label.append(f" eval {fmt_row_loss(checkpoint.eval_loss)}")
+    elif checkpoint.train_loss is not None:
+        label.append(f" train {fmt_row_loss(checkpoint.train_loss)}")
     return label
 
 

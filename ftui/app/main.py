@@ -5,18 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import on
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker
 
-from ftui.store import Status
+from ftui.store import Status, safe_text
 from ftui.train.events import Event, Progress
 
 from .commands import ActionsProvider
 from .messages import RunEnded, RunEventMessage, RunProgress
 from .run_state import RunState, follow_events
 from .screens.browser import POLL_INTERVAL_S, BrowserScreen
+from .screens.confirm import StrictConfirmScreen
 from .screens.help import HelpScreen, key_label
 from .screens.run import RunScreen
 from .screens.train_form import TrainFormScreen
@@ -265,10 +267,25 @@ class FtuiApp(WorkerFailures, App[int]):
             self.browser.rescan()
 
     async def action_quit(self) -> None:
-        """Quit; a run in progress is cancelled first (it saves what it has)."""
-        if self.run_state is not None and self.run_state.active:
-            self.run_state.stop.set()
-        self.exit(0)
+        """Quit; during a run this app started, ask first (y/n: escape cannot answer)."""
+        state = self.run_state
+        if state is None or not state.active or state.following:
+            self.stop_following()
+            self.exit(0)
+            return
+        if isinstance(self.screen, StrictConfirmScreen):
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                state.stop.set()  # the engine saves what it has and marks it cancelled
+                self.exit(0)
+
+        body = Text("Quitting cancels it after the current step (what it saved is kept).")
+        label = safe_text(state.version_id or state.title)
+        self.push_screen(
+            StrictConfirmScreen(f"A run is in progress ({label}). Quit?", body), answer
+        )
 
 
 def run_app(root: Path) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftui.store.text import plural
 from ftui.store.writer import (
     WriteError,
     claim_version,
@@ -275,7 +276,8 @@ class _Run:
             hw = prepared.hardware
             self.sink.log(
                 f"training {examples.num_train} examples ({examples.num_eval} eval) for "
-                f"{spec.epochs:g} epochs on {hw.device} ({hw.precision}): {spec.summary()}"
+                f"{plural(spec.epochs, 'epoch')} on {hw.device} ({hw.precision}): "
+                + spec.summary(max_length=prepared.args.get("max_length"))
             )
             output = trainer.train()
             if self.monitor.stopping or (self.stop is not None and self.stop.is_set()):

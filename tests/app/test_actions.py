@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app_helpers import TRAINER, V1, V2, settle, text
+from app_helpers import TRAINER, V1, V2, V3, settle, text
 
 from ftui.app.main import FtuiApp
 from ftui.app.screens.confirm import ConfirmScreen
@@ -145,3 +145,24 @@ async def test_command_palette_runs_actions(runs: Path) -> None:
         await pilot.press("enter")
         await settle(pilot)
         assert app.browser.state.sort_key == "eval_loss"
+
+
+async def test_delete_names_the_children_and_tags_it_affects(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.browser.version_tree.select_key((V1, None))  # tagged "baseline", parent of V2
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        screen = text(app)
+        assert "1 version trained from it will show without a parent" in screen
+        assert V2 in screen.split("trained from it", 1)[1]
+        assert "its tags go with it: baseline" in screen
+        await pilot.press("n")
+        await settle(pilot)
+        app.browser.version_tree.select_key((V3, None))  # no children, no tags
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        assert "trained from it" not in text(app) and "tags go" not in text(app)

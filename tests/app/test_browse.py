@@ -170,10 +170,10 @@ async def test_rows_say_which_loss_they_show(runs: Path) -> None:
         screen = text(app)
         v1 = app.browser.state.by_id[V1]
         assert v1.metrics.final_eval_loss is not None
-        assert f"{V1} r4/a8 eval {v1.metrics.final_eval_loss:.4f}" in screen
+        assert f"{V1} r4/a8 eval {v1.metrics.final_eval_loss:.3f}" in screen
         await pilot.press("s", "s")  # train loss: the rows switch to it
         await settle(pilot)
-        assert f"{V1} r4/a8 train {v1.metrics.final_train_loss:.4f}" in text(app)
+        assert f"{V1} r4/a8 train {v1.metrics.final_train_loss:.3f}" in text(app)
 
 
 async def test_S_reverses_the_sort_and_f_flattens_the_tree(runs: Path) -> None:
@@ -269,4 +269,35 @@ async def test_losses_from_histories_fill_in_the_rows(runs: Path) -> None:
         await settle(pilot)
         node = app.browser.version_tree.nodes_by_key[(V1, None)]
         assert app.browser.state.by_id[V1].final_loss == expected
-        assert f"{expected:.4f}" in str(node.label)
+        assert f"{expected:.3f}" in str(node.label)
+
+
+async def test_enter_opens_the_details_full_screen_and_escape_returns(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        browser = app.browser
+        assert browser.version_tree.select_key((V1, None))
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert browser.maximized is browser.details  # full screen, not just focus
+        assert V3 not in text(app)  # the tree is gone from view
+        await pilot.press("escape")
+        await settle(pilot)
+        assert browser.maximized is None and browser.version_tree.has_focus
+        await pilot.press("j")  # the keys move the tree again
+        await settle(pilot)
+        assert browser.state.selected == (V2, None)
+
+
+async def test_a_filter_that_matches_nothing_clears_the_details(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"eval_loss<0.0001", "enter")
+        await settle(pilot)
+        screen = text(app)
+        assert "no versions match the filter" in screen
+        assert "base model" not in screen and "LoRA modules" not in screen
+        assert app.browser.state.selection is None

@@ -29,7 +29,7 @@ async def test_compare_marked_pair(runs: Path) -> None:
         tree.select_key((V3, None))
         await pilot.press("space")
         assert app.browser.marked == ((V1, None), (V3, None))
-        assert "● ✓ v_20260301_090000" in text(app)
+        assert "●✓ v_20260301_090000" in text(app)
         await pilot.press("c")
         screen = await open_compare(app, pilot)
         shown = text(app)

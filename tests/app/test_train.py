@@ -10,6 +10,7 @@ from textual.widgets import Input
 
 from ftui.app.main import FtuiApp
 from ftui.app.screens.browser import BrowserScreen
+from ftui.app.screens.confirm import StrictConfirmScreen
 from ftui.app.screens.run import RunScreen
 from ftui.app.screens.train_form import TrainFormScreen
 from ftui.app.widgets.loss_plot import LossPlot
@@ -49,6 +50,12 @@ async def wait_run(app: FtuiApp, pilot: object, done: bool = True) -> None:
         await pilot.pause(0.05)  # type: ignore[attr-defined]
     if done:  # (settling waits for every worker, the training one included)
         await settle(pilot)  # type: ignore[arg-type]
+
+
+async def settle_ui(pilot: object) -> None:
+    """A few frames (settle() would wait for the training worker to end)."""
+    for _ in range(5):
+        await pilot.pause(0.02)  # type: ignore[attr-defined]
 
 
 async def fill(pilot: object, app: FtuiApp, values: dict[str, str]) -> None:
@@ -134,8 +141,35 @@ async def test_retrain_one_key_and_cancel(runs: Path) -> None:
         await fill(pilot, app, {"epochs": "50"})
         await pilot.press("ctrl+s")
         await wait_run(app, pilot, done=False)
+        # escape only goes back to the browser: the run goes on
         await pilot.press("escape")
+        await settle_ui(pilot)
+        assert isinstance(app.screen, BrowserScreen)
+        assert app.run_state is not None and app.run_state.active
+        # q during the run asks (y/n); escape cannot answer, n keeps it running
+        await pilot.press("q")
+        await settle_ui(pilot)
+        assert isinstance(app.screen, StrictConfirmScreen) and app.is_running
+        await pilot.press("escape", "enter")
+        await settle_ui(pilot)
+        assert isinstance(app.screen, StrictConfirmScreen)
+        await pilot.press("n")
+        await settle_ui(pilot)
+        assert app.is_running and app.run_state.active
+        # x in the run view asks before cancelling; escape cannot answer
+        await pilot.press("w")
+        await settle_ui(pilot)
+        assert isinstance(app.screen, RunScreen)
+        assert "Cancel run" in text(app)
+        await pilot.press("x")
+        await settle_ui(pilot)
+        assert isinstance(app.screen, StrictConfirmScreen)
+        await pilot.press("escape")
+        await settle_ui(pilot)
+        assert isinstance(app.screen, StrictConfirmScreen) and app.run_state.active
+        await pilot.press("y")
         await wait_run(app, pilot)
+        assert "Cancel run" not in text(app)  # the footer follows the header
         state = app.run_state
         assert state is not None and state.status == "cancelled", state
         assert state.version_id is not None

@@ -59,7 +59,7 @@ class BrowserScreen(WorkerFailures, BrowserActions, Screen[None]):
         Binding("c", "compare", "Compare"),
         Binding("t", "train", "Train"),
         Binding("r", "retrain", "Retrain"),
-        Binding("R", "retrain_form", "Retrain…"),
+        Binding("R", "retrain_form", "Retrain…", show=False),
         Binding("w", "watch_run", "Watch", show=False),
         Binding("e", "edit_tags", "Tags", show=False),
         Binding("n", "edit_notes", "Notes", show=False),
@@ -95,7 +95,7 @@ class BrowserScreen(WorkerFailures, BrowserActions, Screen[None]):
         with Horizontal(id="browser-main"):
             yield VersionTree(id="tree")
             yield DetailsPane(id="details")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False

@@ -69,7 +69,11 @@ def head_text(comparison: Comparison, show_all: bool) -> RenderableType:
         ))  # fmt: skip
         lines.append(results)
     count = len(comparison.differing_settings)
-    scope = "all settings" if show_all else f"{count} setting{'s' if count != 1 else ''} differ"
+    scope = (
+        "all settings"
+        if show_all
+        else (f"{count} setting differs" if count == 1 else f"{count} settings differ")
+    )
     lines.append(Text(f"{scope} (a: show {'differing' if show_all else 'all'})", style="dim"))
     return Group(*lines)
 

@@ -1,8 +1,10 @@
 """The run view: live log, progress with ETA and the loss plot growing point by point.
 
 It shows a `RunState` the app keeps (so it can be closed and reopened); the app calls
-`show_event()` as each event arrives. `escape` cancels a run this app started (after the
-current step) or stops following one started elsewhere; `b` goes back and lets it run.
+`show_event()` as each event arrives. `x` cancels a run this app started, after asking
+(y/n: a stray escape cannot answer), or stops following one started elsewhere;
+`escape`/`b` go back to the browser and let it run. The footer offers only what applies
+now, so it never contradicts the header.
 """
 
 from __future__ import annotations
@@ -14,31 +16,34 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Log, ProgressBar, Static
+from textual.widgets import Footer, ProgressBar, RichLog, Static
 
 from ftui.store import safe_text
 from ftui.train.events import EpochSaved, Event, LogLine, LossPoint, Progress, Started
 
-from ..run_state import RunState
+from ..run_state import MAX_LOG_LINES, RunState
 from ..widgets.loss_plot import LossPlot
+from .confirm import StrictConfirmScreen
 
 if TYPE_CHECKING:
     from ..main import FtuiApp
-
-STATUS_STYLE = {"completed": "bold green", "failed": "bold red", "cancelled": "bold yellow"}
 
 
 class RunScreen(Screen[None]):
     """Shows one run; every change comes from the app through `show_event`/`show_end`."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel run / back"),
-        Binding("b", "back", "Browser (keep running)"),
+        Binding("x", "cancel", "Cancel run…"),
+        Binding("x", "stop_following", "Stop following"),
+        Binding("escape,b", "back", "Browser (run goes on)"),
     ]
+
+    COMPONENT_CLASSES = {"run--completed", "run--failed", "run--cancelled", "run--active"}
 
     def __init__(self, state: RunState) -> None:
         super().__init__()
         self.state = state
+        self.written = 0  # lines of state.log already in the log widget
 
     def compose(self) -> ComposeResult:
         yield Static(id="run-head")
@@ -46,8 +51,16 @@ class RunScreen(Screen[None]):
             yield ProgressBar(total=None, show_eta=False, id="run-progress")
             yield Static(id="run-eta")
         yield LossPlot("loss (live)", id="run-plot")
-        yield Log(id="run-log", max_lines=5000)
+        yield RichLog(id="run-log", max_lines=MAX_LOG_LINES, wrap=True, markup=False)
         yield Footer()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Only the key that applies: cancel our run, or stop following another one."""
+        if action == "cancel":
+            return self.state.active and not self.state.following
+        if action == "stop_following":
+            return self.state.active and self.state.following
+        return True
 
     def on_mount(self) -> None:
         self.redraw()
@@ -62,11 +75,20 @@ class RunScreen(Screen[None]):
             target.add(step, loss)
         plot.epoch_steps = list(state.epoch_steps)
         plot.replot()
-        log = self.query_one(Log)
-        log.clear()
-        log.write_lines(state.log)
+        self.query_one(RichLog).clear()
+        self.written = 0
+        self.write_new_lines()
         self.update_head()
         self.update_progress()
+
+    def write_new_lines(self) -> None:
+        log = self.query_one(RichLog)
+        lines = self.state.log
+        if self.written > len(lines):  # the state dropped old lines (MAX_LOG_LINES)
+            self.written = len(lines)
+        for line in lines[self.written :]:
+            log.write(Text(safe_text(line)))
+        self.written = len(lines)
 
     def update_head(self) -> None:
         state = self.state
@@ -76,16 +98,13 @@ class RunScreen(Screen[None]):
         if state.parent:
             head.append(f" (from {safe_text(state.parent)})", style="dim")
         head.append("  ")
-        head.append(state.status, style=STATUS_STYLE.get(state.status, "bold yellow"))
+        kind = state.status if state.status in ("completed", "failed", "cancelled") else "active"
+        head.append(state.status, style=self.get_component_rich_style(f"run--{kind}"))
         if state.error:
             head.append("\n")
-            head.append(safe_text(state.error), style="red")
-        if state.active:
-            hint = "escape: stop following" if state.following else "escape: cancel after this step"
-            head.append(f"\n{hint} · b: back to the browser", style="dim")
-        else:
-            head.append("\nescape or b: back to the browser", style="dim")
+            head.append(safe_text(state.error), style=self.get_component_rich_style("run--failed"))
         self.query_one("#run-head", Static).update(head)
+        self.refresh_bindings()
 
     def update_progress(self) -> None:
         state = self.state
@@ -97,8 +116,7 @@ class RunScreen(Screen[None]):
     def show_event(self, event: Event) -> None:
         """One new event (already folded into the state by the app)."""
         if isinstance(event, LogLine | Started):
-            lines = event.text.splitlines() if isinstance(event, LogLine) else self.state.log[-1:]
-            self.query_one(Log).write_lines([safe_text(line) for line in lines])
+            self.write_new_lines()
             if isinstance(event, Started):
                 self.update_head()
         elif isinstance(event, Progress):
@@ -111,19 +129,29 @@ class RunScreen(Screen[None]):
             self.show_end()
 
     def show_end(self) -> None:
-        log = self.query_one(Log)
-        missing = self.state.log[log.line_count :]
-        if missing:
-            log.write_lines(missing)
+        self.write_new_lines()
         self.update_head()
         self.update_progress()
 
     def action_cancel(self) -> None:
-        if self.state.active:
+        """Ask first: a stray escape over SSH must never kill a GPU job."""
+        state = self.state
+        if not state.active or state.following:
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes and state.active:
+                cast("FtuiApp", self.app).stop_run(state)
+                self.show_end()
+
+        body = Text("It stops after the current step and keeps what it has saved.")
+        title = f"Cancel the run {safe_text(state.version_id or state.title)}?"
+        self.app.push_screen(StrictConfirmScreen(title, body), answer)
+
+    def action_stop_following(self) -> None:
+        if self.state.active and self.state.following:
             cast("FtuiApp", self.app).stop_run(self.state)
             self.update_head()
-        else:
-            self.action_back()
 
     def action_back(self) -> None:
         self.dismiss(None)

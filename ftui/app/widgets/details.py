@@ -21,7 +21,7 @@ from ftui.store import AdapterInfo, Status, Version, human_size, one_line, safe_
 from ftui.store.comparison import flatten
 from ftui.store.text import preview
 
-from ..format import fmt_loss, fmt_time, fmt_value, plain, shape_text, status_text
+from ..format import fmt_epoch, fmt_loss, fmt_time, fmt_value, plain, shape_text, status_text
 from ..messages import DetailsData
 from ..selection import Selection
 from .loss_plot import LossPlot
@@ -101,12 +101,16 @@ def summary_rows(version: Version) -> list[tuple[str, Text | str]]:
     if lora.use_rslora is not None or lora.bias is not None:
         rows.append(("rslora/bias", f"{fmt_value(lora.use_rslora)} / {fmt_value(lora.bias)}"))
     m = version.metrics
+    last = "latest" if version.status is Status.RUNNING else "final"  # not final while running
     rows += [
-        ("train loss", f"final {fmt_loss(m.final_train_loss)}  best {fmt_loss(m.best_train_loss)}"),
+        (
+            "train loss",
+            f"{last} {fmt_loss(m.final_train_loss)}  best {fmt_loss(m.best_train_loss)}",
+        ),
         (
             "eval loss",
-            f"final {fmt_loss(m.final_eval_loss)}  best {fmt_loss(m.best_eval_loss)}"
-            + (f" (epoch {m.best_epoch:g})" if m.best_epoch is not None else ""),
+            f"{last} {fmt_loss(m.final_eval_loss)}  best {fmt_loss(m.best_eval_loss)}"
+            + (f" (epoch {fmt_epoch(m.best_epoch)})" if m.best_epoch is not None else ""),
         ),
         ("samples", fmt_value(version.num_samples)),
         ("epochs", fmt_value(version.num_epochs)),
@@ -191,7 +195,7 @@ class DetailsPane(VerticalScroll):
                 field_table(
                     [
                         ("step", str(checkpoint.step)),
-                        ("epoch", fmt_value(checkpoint.epoch)),
+                        ("epoch", fmt_epoch(checkpoint.epoch)),
                         ("train loss", fmt_loss(checkpoint.train_loss)),
                         ("eval loss", fmt_loss(checkpoint.eval_loss)),
                     ]

@@ -30,6 +30,18 @@ class Series:
             self.ys.append(y)
 
 
+def step_ticks(low: float, high: float, most: int = 5) -> list[int]:
+    """At most `most` whole-number ticks from `low` to `high` (steps are never fractional)."""
+    first, last = math.floor(low), math.ceil(high)
+    if last <= first:
+        return [first]
+    stride = max(1, math.ceil((last - first) / (most - 1)))
+    ticks = list(range(first, last + 1, stride))
+    if ticks[-1] != last and len(ticks) < most:
+        ticks.append(last)
+    return ticks
+
+
 # (train marker, eval marker, colour) per overlaid curve: A, then B
 STYLES = (("braille", "E", "cyan"), ("dot", "e", "orange"))
 
@@ -123,6 +135,11 @@ class LossPlot(PlotextPlot):
         if drawn:
             for step in self.epoch_steps:
                 plt.vline(step, "gray")
+            xs = [x for series in self.series for x in series.xs]
+            ticks = step_ticks(min(xs), max(xs))
+            plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])
+            if len(set(xs)) == 1:  # one point: a range around it, not plotext's 2–6 default
+                plt.xlim(ticks[0] - 1, ticks[0] + 1)
         else:
             plt.title(safe_text(f"{self.title}: no loss history"))
         self.refresh()
