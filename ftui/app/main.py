@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker
@@ -23,6 +23,7 @@ from .screens.help import HelpScreen, key_label
 from .screens.run import RunScreen
 from .screens.train_form import TrainFormScreen
 from .selection import Selection
+from .typeahead import Typeahead
 from .workers import WorkerFailures, start
 
 if TYPE_CHECKING:
@@ -47,9 +48,25 @@ class FtuiApp(WorkerFailures, App[int]):
         self.poll_interval = poll_interval
         self.run_state: RunState | None = None
         self.run_token = 0
+        self.typeahead = Typeahead()
 
     def on_mount(self) -> None:
         self.push_screen(BrowserScreen(self.root, poll_interval=self.poll_interval))
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys for a screen that is not ready yet wait for it (see typeahead.py)."""
+        keys_for = self.screen if isinstance(event, events.Key) and self.screen_stack else None
+        if keys_for is not None and self.typeahead.hold(keys_for, event):
+            return
+        await super().on_event(event)
+
+    def release_typeahead(self) -> None:
+        """The current screen is ready: it applies the keys typed before, in order; what
+        it leaves (after it closed) goes on as ordinary key events."""
+        keys = self.typeahead.release()
+        apply = getattr(self.screen, "type_ahead", None)
+        for key in apply(keys) if apply is not None else keys:
+            self.post_message(key)
 
     @property
     def browser(self) -> BrowserScreen:
@@ -180,8 +197,8 @@ class FtuiApp(WorkerFailures, App[int]):
     def follow(self, state: RunState, folder: Path) -> None:
         """Relay the events of a run started elsewhere; raises on a log that is a FIFO,
         a device or unreadable (the failure handler then ends the follow)."""
-        for events in follow_events(folder, state.stop):
-            for event in events:
+        for batch in follow_events(folder, state.stop):
+            for event in batch:
                 message = RunProgress if isinstance(event, Progress) else RunEventMessage
                 self.post_message(message(state.token, event))
         if state.stop.is_set():
