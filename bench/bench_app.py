@@ -109,7 +109,7 @@ def make_big_pair(root: Path) -> tuple[Path, int]:
         return root, sum(p.stat().st_size for p in root.rglob("adapter_model.safetensors"))
     shutil.rmtree(root, ignore_errors=True)
     for index, r in enumerate((256, 128)):
-        folder = write_version(root, f"v_2026010{index + 1}_000000", r=r, alpha=2 * r, seed=index)
+        folder = write_version(root, f"2026010{index + 1}_000000", r=r, alpha=2 * r, seed=index)
         tensors = lora_tensors(r, layers=4 if r == 256 else 8, hidden=4096, seed=index)
         save_file(tensors, str(folder / "adapter_model.safetensors"))
         config = (folder / "adapter_config.json").read_text().replace('"r": 8', f'"r": {r}')
@@ -211,13 +211,13 @@ def main() -> int:
     baseline = statistics.median(python_startup() for _ in range(args.repeat))
     print(f"baseline: bare python start+exit           {baseline * 1000:7.0f} ms")
     samples = REPO / "sample_runs"
-    first, full = median_pty(samples, b"v_20", b"3 versions", args.repeat)
+    first, full = median_pty(samples, b" r8/a16 ", b"3 versions", args.repeat)
     print(
         f"sample_runs: tree on screen                {first * 1000:7.0f} ms"
         f"  ({first / baseline:.1f}x python start)"
     )
     synth = make_synthetic(cache / f"synth{args.n}", args.n)
-    first, full = median_pty(synth, b"v_20", f"{args.n} versions".encode(), args.repeat)
+    first, full = median_pty(synth, b" r8/a16 ", f"{args.n} versions".encode(), args.repeat)
     print(
         f"{args.n} versions: tree on screen         {first * 1000:7.0f} ms"
         f"  ({first / baseline:.1f}x python start)  target < 1000 ms"

@@ -4,7 +4,10 @@ Three versions on the built-in tiny model and the demo data (with its eval set):
 and an r=8 run of 3 epochs, and a retrain child of the r=8 run with a changed learning
 rate. Each keeps its per-epoch checkpoints, loss history and events. To stay small enough
 to commit, optimizer/scheduler/RNG state, the pickled training_args.bin, tokenizer files
-and model cards are removed, and absolute paths in the metadata are made relative.
+and model cards are removed, and absolute paths in the metadata are made relative. The
+base model recorded in adapter_config.json (the built-in model's folder in this checkout)
+becomes `./ftui/train/assets/tiny-gpt2`: relative to the folder that holds `sample_runs/`,
+which is how ftui resolves a relative base, and how transformers does from the repo root.
 
     .venv/bin/python scripts/make_samples.py [--out sample_runs]
 """
@@ -95,6 +98,9 @@ def main() -> None:
             relative_paths(root, version_id, str(root), out.name)
         for log in [*root.rglob("events.jsonl"), *root.rglob("trainer_state.json")]:
             log.write_text(log.read_text(encoding="utf-8").replace(str(root), out.name))
+        for config in root.rglob("adapter_config.json"):
+            text = config.read_text(encoding="utf-8")
+            config.write_text(text.replace(f'"{REPO}/', '"./'), encoding="utf-8")
         for leftover in root.glob(".metadata_*.lock"):
             leftover.unlink()
         if out.exists():

@@ -160,7 +160,10 @@ class FtuiApp(WorkerFailures, App[int]):
             message = RunProgress if isinstance(event, Progress) else RunEventMessage
             self.post_message(message(token, event))
 
-        from ftui.train.engine import run_training  # may raise: the failure handler ends it
+        if spec.needs_launcher:  # several processes: torchrun, rank 0's events relayed
+            from ftui.train.launch import run_launched as run_training
+        else:  # may raise (an import): the failure handler ends the run
+            from ftui.train.engine import run_training
 
         result = run_training(spec, on_event, state.stop)
         self.post_message(RunEnded(token, result.status, result.version_id, result.error))

@@ -24,6 +24,7 @@ from ftui.train.events import (
     Finished,
     LogLine,
     LossPoint,
+    Metrics,
     Progress,
     Started,
     parse_event_lines,
@@ -55,6 +56,7 @@ class RunState:
     log: list[str] = field(default_factory=list)
     losses: list[tuple[str, int, float]] = field(default_factory=list)  # split, step, loss
     epoch_steps: list[int] = field(default_factory=list)
+    metrics: Metrics | None = None  # the latest sample: step time, throughput, GPU memory
 
     @property
     def active(self) -> bool:
@@ -78,6 +80,8 @@ class RunState:
             self.status = "running"
             self.step, self.total = event.step, event.total
             self.epoch, self.eta_s = event.epoch, event.eta_s
+        elif isinstance(event, Metrics):
+            self.metrics = event
         elif isinstance(event, LossPoint):
             if len(self.losses) < MAX_LOSS_POINTS:
                 self.losses.append((event.split, event.step, event.loss))

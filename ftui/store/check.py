@@ -97,7 +97,7 @@ def non_finite_problems(version: Version) -> list[Problem]:
     meta_name = version.metadata_path.name if version.metadata_path else "metadata"
     sources = [
         (meta_name, version.metadata),
-        (f"{version.id}/adapter_config.json", version.adapter_config),
+        (f"{version.path.name}/adapter_config.json", version.adapter_config),
     ]
     for label, mapping in sources:
         found = non_finite_paths(mapping, skip=("log_history", "loss_history"))

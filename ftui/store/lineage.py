@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .model import Version
+from .naming import name_variants
 
 _OK, _LOOPS = 1, 2
 
@@ -35,6 +36,9 @@ def analyse(versions: Iterable[Version]) -> Lineage:
     parent_of: dict[str, str | None] = {}
     for version in versions:
         parent_of[version.id] = parent_id(version)
+    for child, parent in parent_of.items():  # `v_<stamp>` and `<stamp>` name one version
+        if parent is not None and parent not in parent_of:
+            parent_of[child] = next((n for n in name_variants(parent) if n in parent_of), parent)
     state: dict[str, int] = {}
     cycles: dict[str, tuple[str, ...]] = {}
     missing: dict[str, str] = {}

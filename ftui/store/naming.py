@@ -9,12 +9,66 @@ like it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from .model import Checkpoint, Version
 
 PREFIX = "v_"
+METADATA_PREFIX = "metadata_"
+METADATA_SUFFIX = ".json"
+
+
+def metadata_name(version_id: str) -> str:
+    """The metadata file name of `version_id`: `metadata_<id>.json` (the tutorial's)."""
+    return f"{METADATA_PREFIX}{version_id}{METADATA_SUFFIX}"
+
+
+def id_from_metadata_name(file_name: str) -> str | None:
+    """The version id a `metadata_<id>.json` file name gives, or None for other files."""
+    if file_name.startswith(METADATA_PREFIX) and file_name.endswith(METADATA_SUFFIX):
+        return file_name[len(METADATA_PREFIX) : -len(METADATA_SUFFIX)]
+    return None
+
+
+def folder_name(version_id: str) -> str:
+    """The folder name the tutorial's naming gives `version_id`: `v_<id>`.
+
+    An id that already starts with `v_` is what ftui wrote before it took the tutorial's
+    naming (`metadata_v_<stamp>.json` beside `v_<stamp>/`): its folder is the id itself.
+    """
+    return version_id if version_id.startswith(PREFIX) else PREFIX + version_id
+
+
+def folder_candidates(version_id: str) -> tuple[str, ...]:
+    """Folder names that may hold `version_id`'s weights, best first: `v_<id>`, then
+    `<id>` itself (a folder named exactly like the metadata's id)."""
+    return tuple(dict.fromkeys((folder_name(version_id), version_id)))
+
+
+def pick_folder(version_id: str, present: Collection[str]) -> str:
+    """The folder name of `version_id` among the names `present` in its root (the first
+    candidate present, else `v_<id>`): one rule for the scanner and every writer."""
+    for candidate in folder_candidates(version_id):
+        if candidate in present:
+            return candidate
+    return folder_name(version_id)
+
+
+def version_folder(root: Path, version_id: str) -> Path:
+    """The folder of `version_id` under `root`: `v_<id>` (or `<id>`, whichever exists),
+    or `root` itself when it is a Trainer output folder read as one version."""
+    present = [c for c in folder_candidates(version_id) if os.path.lexists(root / c)]
+    if not present and root.name == version_id and root.is_dir():
+        return root
+    return root / pick_folder(version_id, present)
+
+
+def metadata_file(root: Path, version_id: str) -> Path:
+    """Where the metadata of `version_id` lives: `<root>/metadata_<id>.json`."""
+    return root / metadata_name(version_id)
 
 
 class UnknownVersion(LookupError):

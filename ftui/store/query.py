@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .model import Version
+from .naming import name_variants
 
 SORT_KEYS: dict[str, str] = {
     "time": "newest first",
@@ -72,8 +73,8 @@ TEXT_FIELDS: dict[str, Callable[[Version], Iterable[str]]] = {
     "model": lambda v: [v.base_model or ""],
     "status": lambda v: [v.status.value],
     "tag": lambda v: v.tags,
-    "parent": lambda v: [v.parent.version_id if v.parent else ""],
-    "id": lambda v: [v.id],
+    "parent": lambda v: name_variants(v.parent.version_id) if v.parent else [""],
+    "id": lambda v: name_variants(v.id),  # `20260415_143022` and `v_20260415_143022` alike
     "notes": lambda v: [v.notes],
     "layout": lambda v: [v.layout.value],
 }
@@ -145,7 +146,12 @@ def _plain_term(raw: str) -> Predicate:
     needle = raw.lower()
 
     def predicate(version: Version) -> bool:
-        haystack = (version.id, version.base_model or "", version.notes, *version.tags)
+        haystack = (
+            *name_variants(version.id),
+            version.base_model or "",
+            version.notes,
+            *version.tags,
+        )
         return any(needle in s.lower() for s in haystack)
 
     return predicate

@@ -43,13 +43,14 @@ from .model import (
     Status,
     Version,
 )
+from .naming import PREFIX, folder_candidates, id_from_metadata_name, metadata_name, pick_folder
 from .safetensors_header import read_adapter
-from .writer import METADATA_PREFIX
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 _TRAINER_MARKERS = frozenset({ADAPTER_WEIGHTS, ADAPTER_CONFIG, "trainer_state.json"})
+_ROOT_MARKERS = _TRAINER_MARKERS  # a root holding these is itself one run
 
 
 class RootError(Exception):
@@ -72,20 +73,32 @@ def scan(root: Path) -> list[Version]:
 
 
 def iter_versions(root: Path) -> Iterator[Version]:
-    """Yield versions as they are read (for incremental display)."""
+    """Yield versions as they are read (for incremental display).
+
+    Each `metadata_<id>.json` is paired with its folder (`v_<id>/`, the tutorial's
+    naming; `metadata_v_<stamp>.json` pairs with `v_<stamp>/` the same way), and a
+    folder paired with metadata is never listed again as a plain Trainer folder.
+    """
     metadata_ids: list[str] = []
     folders: list[str] = []
+    names: set[str] = set()
     for name, is_dir in _list_root(root):
+        names.add(name)
         if is_dir:
             folders.append(name)
-        elif name.startswith(METADATA_PREFIX) and name.endswith(".json"):
-            metadata_ids.append(name[len(METADATA_PREFIX) : -len(".json")])
-    claimed = set(metadata_ids)
+        else:
+            version_id = id_from_metadata_name(name)
+            if version_id is not None:
+                metadata_ids.append(version_id)
+    pairs, duplicates = pair_metadata(metadata_ids, names)
     for version_id in metadata_ids:
         if not is_valid_id(version_id):  # `metadata_.json` names the root: never a version
-            yield invalid_id_version(root, version_id, f"{METADATA_PREFIX}{version_id}.json")
-            continue
-        yield read_described_version(root, version_id)
+            yield invalid_id_version(root, version_id, metadata_name(version_id))
+        elif version_id in pairs:
+            yield read_described_version(
+                root, version_id, pairs[version_id], duplicates.get(version_id, ())
+            )
+    claimed = set(pairs.values())
     for name in folders:
         if name in claimed or name.startswith(".") or _CHECKPOINT.match(name):
             continue  # checkpoints at the top: the root itself is a run, read below
@@ -94,8 +107,34 @@ def iter_versions(root: Path) -> Iterator[Version]:
             yield read_trainer_version(root / name, listing)
     if not metadata_ids:
         listing = list_folder(root)
-        if listing.checkpoints or "trainer_state.json" in listing.files:
+        if listing.checkpoints or _ROOT_MARKERS & listing.files:
             yield read_trainer_version(root, listing)
+
+
+def pair_metadata(
+    metadata_ids: list[str], names: set[str]
+) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """Pair valid metadata ids with folder names: (id -> folder, id -> other metadata
+    files that name the same folder).
+
+    When two metadata files name one folder (`metadata_<stamp>.json` and the older
+    `metadata_v_<stamp>.json` both pair with `v_<stamp>/`), the tutorial's naming wins
+    and the other file is reported as a problem of that version, never listed twice.
+    """
+    owner: dict[str, str] = {}  # folder -> id
+    pairs: dict[str, str] = {}
+    duplicates: dict[str, list[str]] = {}
+    # Ids without the `v_` prefix first: the tutorial's naming owns a shared folder.
+    for version_id in sorted(
+        (v for v in metadata_ids if is_valid_id(v)), key=lambda v: (v.startswith(PREFIX), v)
+    ):
+        folder = pick_folder(version_id, names)
+        if folder in owner:
+            duplicates.setdefault(owner[folder], []).append(metadata_name(version_id))
+            continue
+        owner[folder] = version_id
+        pairs[version_id] = folder
+    return pairs, {k: tuple(v) for k, v in duplicates.items()}
 
 
 def _list_root(root: Path) -> Iterator[tuple[str, bool]]:
@@ -171,34 +210,44 @@ def _link_target(path: Path) -> str | None:
         return None
 
 
-def read_described_version(root: Path, version_id: str) -> Version:
-    """A version with a `metadata_<id>.json` beside its folder (tutorial or ftui layout)."""
-    meta_path = root / f"{METADATA_PREFIX}{version_id}.json"
-    folder = root / version_id
+def read_described_version(
+    root: Path, version_id: str, folder_name: str | None = None, duplicates: tuple[str, ...] = ()
+) -> Version:
+    """A version with a `metadata_<id>.json` beside its folder (tutorial or ftui layout).
+
+    `folder_name` is the folder the scan paired it with (default: `v_<id>`, or `<id>`
+    when only that exists); `duplicates` are other metadata files naming that folder.
+    """
+    meta_path = root / metadata_name(version_id)
+    if folder_name is None:
+        present = [n for n in folder_candidates(version_id) if os.path.lexists(root / n)]
+        folder_name = pick_folder(version_id, present)
+    folder = root / folder_name
+    label = folder_name  # problems inside the folder are named from the root
     problems: list[Problem] = []
     try:
-        meta = read_json_object(os.path.join(root, f"{METADATA_PREFIX}{version_id}.json"))
+        meta = read_json_object(os.path.join(root, meta_path.name))
     except ReadError as exc:
         problems.append(Problem(meta_path.name, str(exc)))
         meta = {}
+    for other in duplicates:
+        problems.append(
+            Problem(other, f"also describes {folder_name}/; {meta_path.name} is the one read")
+        )
     layout = Layout.FTUI if "schema_version" in meta else Layout.TUTORIAL
     listing = probe_folder(folder)
     if listing.link is not None:
         link = f"a symbolic link to {listing.link}: not followed"
-        problems.append(Problem(f"{version_id}/", link))
+        problems.append(Problem(f"{label}/", link))
     elif not listing.exists:
-        problems.append(Problem(f"{version_id}/", "version folder missing"))
+        problems.append(Problem(f"{label}/", "version folder missing"))
 
     recorded = Status.parse(meta.get("status"))
     status = recorded or Status.COMPLETED
-    adapter_config = _read_adapter_config(folder, listing, problems, version_id)
-    adapter = _read_weights(
-        folder, listing, problems, version_id, required=status is Status.COMPLETED
-    )
+    adapter_config = _read_adapter_config(folder, listing, problems, label)
+    adapter = _read_weights(folder, listing, problems, label, required=status is Status.COMPLETED)
     lora = _lora_settings(as_dict(meta.get("lora_config")), adapter_config)
-    _check_ranks(
-        lora, adapter_config, adapter, as_dict(meta.get("lora_config")), problems, version_id
-    )
+    _check_ranks(lora, adapter_config, adapter, as_dict(meta.get("lora_config")), problems, label)
 
     if status is Status.RUNNING:
         stale = running_problem(as_dict(meta.get("run")))

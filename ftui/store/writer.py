@@ -1,7 +1,8 @@
 """Writing versions: claim a new id, create and update its metadata, never overwrite.
 
-A version is `<root>/<id>/` (weights, checkpoints, logs) plus `<root>/metadata_<id>.json`
-beside it: the tutorial script's layout, so old and new versions are one format.
+A version is `<root>/v_<id>/` (weights, checkpoints, logs) plus `<root>/metadata_<id>.json`
+beside it, with `version_id` `<id>` = `<YYYYmmdd_HHMMSS>`: the tutorial script's layout,
+byte for byte, so the tutorial's code and ftui read each other's versions.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from .jsonio import ReadError, dumps, read_json_object, write_atomic
+from .naming import PREFIX, folder_candidates, folder_name, metadata_file
 
 SCHEMA_VERSION = 1
-METADATA_PREFIX = "metadata_"
 
 
 class WriteError(Exception):
@@ -28,20 +29,28 @@ class WriteError(Exception):
 
 def metadata_path(root: Path, version_id: str) -> Path:
     """Where the metadata of `version_id` lives: beside its folder, as the tutorial had it."""
-    return root / f"{METADATA_PREFIX}{version_id}.json"
+    return metadata_file(root, version_id)
 
 
 def base_version_id(now: datetime | None = None) -> str:
-    """`v_<YYYYmmdd_HHMMSS>`: the tutorial's id for a run started at `now`."""
-    return f"v_{(now or datetime.now()):%Y%m%d_%H%M%S}"
+    """`<YYYYmmdd_HHMMSS>`: the tutorial's `version_id` for a run started at `now`."""
+    return f"{(now or datetime.now()):%Y%m%d_%H%M%S}"
+
+
+def _taken(root: Path, version_id: str) -> bool:
+    """True when anything on disk already answers to `version_id`: its metadata in either
+    naming (`metadata_<id>.json`, `metadata_v_<id>.json`) or a folder it could pair with."""
+    names = [metadata_file(root, version_id).name, metadata_file(root, PREFIX + version_id).name]
+    names += folder_candidates(version_id)
+    return any(os.path.lexists(root / name) for name in names)
 
 
 def claim_version(root: Path, now: datetime | None = None) -> tuple[str, Path]:
-    """Create a new, empty version folder and return (id, folder).
+    """Create a new, empty version folder and return (id, folder): (`<ts>`, `root/v_<ts>`).
 
     The folder is claimed with `mkdir`, which is exclusive: two runs started in the same
-    second get `v_<ts>` and `v_<ts>_2`. An id whose metadata file survives (a deleted
-    folder) is skipped, so no metadata is ever overwritten.
+    second get `<ts>` and `<ts>_2`. An id with any trace left on disk (a metadata file
+    whose folder was deleted, in either naming) is skipped, so nothing is overwritten.
     """
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -52,15 +61,16 @@ def claim_version(root: Path, now: datetime | None = None) -> tuple[str, Path]:
     base = base_version_id(now)
     for n in range(1, 100_000):
         version_id = base if n == 1 else f"{base}_{n}"
-        if os.path.lexists(metadata_path(root, version_id)):
+        if _taken(root, version_id):
             continue
+        folder = root / folder_name(version_id)
         try:
-            os.mkdir(root / version_id)
+            os.mkdir(folder)
         except FileExistsError:
             continue
         except OSError as exc:
-            raise WriteError(f"{root / version_id}: cannot create ({exc.strerror})") from None
-        return version_id, root / version_id
+            raise WriteError(f"{folder}: cannot create ({exc.strerror})") from None
+        return version_id, folder
     raise WriteError(f"{root}: no free version id for {base}")
 
 

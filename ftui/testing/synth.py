@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
 
+from ftui.store.naming import folder_name, metadata_name
+
 GPT2_MODULES = ("attn.c_attn", "attn.c_proj")  # peft's GPT-2 targets, (out features)
 MODULE_OUT = {"attn.c_attn": 3, "attn.c_proj": 1}
 
@@ -90,8 +92,9 @@ def write_version(
     timestamp: datetime | None = None,
     extra_metadata: dict[str, object] | None = None,
 ) -> Path:
-    """Write one tutorial-layout version under `root`; return its folder."""
-    folder = root / version_id
+    """Write one tutorial-layout version under `root` (`v_<id>/` and `metadata_<id>.json`;
+    an id given as `v_<stamp>` gives the older `metadata_v_<stamp>.json`); return its folder."""
+    folder = root / folder_name(version_id)
     folder.mkdir(parents=True, exist_ok=False)
     save_file(lora_tensors(r, layers, hidden, seed=seed), str(folder / "adapter_model.safetensors"))
     (folder / "adapter_config.json").write_text(
@@ -117,15 +120,16 @@ def write_version(
                           "warmup_steps": 10, "seed": 42},
     }  # fmt: skip
     metadata.update(extra_metadata or {})
-    (root / f"metadata_{version_id}.json").write_text(json.dumps(metadata, indent=2))
+    (root / metadata_name(version_id)).write_text(json.dumps(metadata, indent=2))
     return folder
 
 
 def write_many(root: Path, count: int, seed: int = 0, hidden: int = 64) -> None:
-    """`count` versions with ids `v_<date>_<time>` one minute apart (24 LoRA tensors each)."""
+    """`count` versions with ids `<date>_<time>` one minute apart (24 LoRA tensors each),
+    in the tutorial's naming (`v_<id>/`, `metadata_<id>.json`)."""
     start = datetime(2025, 1, 1)
     for i in range(count):
         stamp = start + timedelta(minutes=i)
-        write_version(root, f"v_{stamp:%Y%m%d_%H%M%S}", r=(4, 8, 16)[i % 3],
+        write_version(root, f"{stamp:%Y%m%d_%H%M%S}", r=(4, 8, 16)[i % 3],
                       alpha=(8, 16, 32)[i % 3], seed=seed + i, timestamp=stamp,
                       hidden=hidden)  # fmt: skip

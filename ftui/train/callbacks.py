@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .events import EpochSaved, LossPoint, Progress
+from .metrics import MetricsMeter
 from .sink import EventSink
 
 EpochRecorder = Callable[[list[dict[str, Any]]], None]
@@ -45,8 +46,13 @@ class RunMonitor:
         record_epochs: EpochRecorder | None = None,
         progress_interval: float = 0.25,
         is_main: bool = True,
+        meter: MetricsMeter | None = None,
     ) -> None:
         self.sink = sink
+        self.meter = meter if is_main else None
+        # Under a launcher: `agree(asked) -> stop now`, the same answer on every rank
+        # (dist_stop.StopAgreement); None for a single process.
+        self.agree: Callable[[bool], bool] | None = None
         self.stop = stop
         self.record_epochs = record_epochs
         self.progress_interval = progress_interval
@@ -69,11 +75,15 @@ class RunMonitor:
         self.total_steps = total_steps
         self._start_step = start_step
         self._start_time = time.monotonic()
+        if self.meter is not None:
+            self.meter.begin(self._start_time, start_step)
 
     def step_end(self, step: int, total: int, epoch: float | None) -> bool:
         """Called after every optimizer step; True when training must stop now."""
         self.last_step = step
         now = time.monotonic()
+        if self.meter is not None and self.meter.due(now, final=step == total):
+            self.sink.emit(self.meter.sample(now, step))  # before progress: shown with it
         if self.is_main and (
             step == total
             or step == self._start_step + 1
@@ -83,7 +93,10 @@ class RunMonitor:
             done = step - self._start_step
             eta = (now - self._start_time) / done * (total - step) if done > 0 else None
             self.sink.emit(Progress(step=step, total=total, epoch=_epoch_number(epoch), eta_s=eta))
-        if self.stop is not None and self.stop.is_set():
+        asked = self.stop is not None and self.stop.is_set()
+        if self.agree is not None:  # several processes: all stop after the same step
+            asked = self.agree(asked) or self.stopped_at is not None
+        if asked:
             if self.stopped_at is None:
                 self.stopped_at = step
                 if self.is_main:
@@ -94,6 +107,8 @@ class RunMonitor:
     def log(self, logs: dict[str, Any] | None, step: int, epoch: float | None) -> None:
         if not logs or not self.is_main:
             return
+        if self.meter is not None:
+            self.meter.logged(logs)
         train = _finite(logs.get("loss"))
         if train is not None:
             self._train_losses.append(train)

@@ -17,8 +17,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from .events import Cancelled, EpochSaved, Event, Failed, Finished, LogLine, Progress, Started
+from .events import (
+    Cancelled,
+    EpochSaved,
+    Event,
+    Failed,
+    Finished,
+    LogLine,
+    Metrics,
+    Progress,
+    Started,
+)
 from .hf_env import distributed_rank
+from .metrics import metric_line
 from .spec import RunSpec, SpecError
 
 EXIT_COMPLETED, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -47,6 +58,23 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
     "--seed": ("seed", "random seed"),
     "--precision": ("precision", "auto, fp32, bf16 or fp16 (auto: bf16 where supported)"),
     "--device": ("device", "auto, cpu or cuda"),
+    "--nproc-per-node": (
+        "nproc_per_node",
+        "processes per node, usually one per GPU: more than 1 launches torchrun",
+    ),
+    "--nnodes": ("nnodes", "nodes taking part (more than 1 needs --rdzv-endpoint)"),
+    "--rdzv-endpoint": ("rdzv_endpoint", "HOST:PORT of the rendezvous (multi-node runs)"),
+    "--accelerate-config": (
+        "accelerate_config",
+        "an `accelerate config` file (FSDP, DeepSpeed): runs through `accelerate launch`",
+    ),
+}
+# Spellings other tools use for the same flags.
+FLAG_ALIASES: dict[str, list[str]] = {
+    "--lr": ["--learning-rate"],
+    "--nproc-per-node": ["--nproc_per_node"],
+    "--rdzv-endpoint": ["--rdzv_endpoint"],
+    "--accelerate-config": ["--accelerate_config"],
 }
 
 
@@ -62,7 +90,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `ftui train`."""
     for flag, (name, text) in TRAIN_FLAGS.items():
-        aliases = [flag, "--learning-rate"] if flag == "--lr" else [flag]
+        aliases = [flag, *FLAG_ALIASES.get(flag, [])]
         parser.add_argument(
             *aliases, dest=f"spec_{name}", default=None, metavar=name.upper(), help=text
         )
@@ -104,6 +132,7 @@ class _Printer:
         self.quiet = quiet
         self.stream = stream or sys.stderr
         self._last_progress = 0.0
+        self._metrics: Metrics | None = None
 
     def __call__(self, event: Event) -> None:
         line = self.format(event)
@@ -113,6 +142,9 @@ class _Printer:
     def format(self, event: Event) -> str | None:
         if isinstance(event, LogLine):
             return event.text if event.level in ("info", "") else f"{event.level}: {event.text}"
+        if isinstance(event, Metrics):
+            self._metrics = event  # shown with the next progress line
+            return None
         if isinstance(event, Progress):
             now = time.monotonic()
             if event.step != event.total and now - self._last_progress < PROGRESS_EVERY_S:
@@ -120,7 +152,10 @@ class _Printer:
             self._last_progress = now
             eta = f", {event.eta_s:.0f}s left" if event.eta_s is not None else ""
             epoch = f" (epoch {event.epoch:.2f})" if event.epoch is not None else ""
-            return f"step {event.step}/{event.total}{epoch}{eta}"
+            metrics = metric_line(self._metrics)
+            return f"step {event.step}/{event.total}{epoch}{eta}" + (
+                f" · {metrics}" if metrics else ""
+            )
         if isinstance(event, Started):
             parent = f" from {event.parent}" if event.parent else ""
             return f"version {event.version_id}{parent}: {event.path}"
@@ -160,9 +195,14 @@ def run_spec(spec: RunSpec, quiet: bool = False, run: Callable[..., Any] | None 
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if run is None:
-        from .engine import run_training
+        from .launch import run_launched, under_launcher
 
-        run = run_training
+        if spec.needs_launcher and not under_launcher():
+            run = run_launched  # torchrun / accelerate launch, then follow rank 0
+        else:
+            from .engine import run_training
+
+            run = run_training
     stop = threading.Event()
     printer = _Printer(quiet)
     with _ctrl_c_stops(stop, sys.stderr):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftui.store.naming import version_folder
 from ftui.store.text import plural
 from ftui.store.writer import (
     WriteError,
@@ -86,6 +87,7 @@ class _Prepared:
     hardware: Any
     args: dict[str, Any]
     lora: dict[str, Any]
+    world: int = 1  # processes training together (torchrun / accelerate launch)
 
 
 class _Run:
@@ -159,6 +161,13 @@ class _Run:
             self.spec.validate()
         except SpecError as exc:
             return self.fail(str(exc))
+        from .launch import under_launcher
+
+        if self.spec.needs_launcher and not under_launcher():
+            return self.fail(
+                f"{self.spec.world_size} processes need a launcher: start the run with "
+                "`ftui train` (it runs torchrun or accelerate launch) or launch.run_launched"
+            )
         if not _run_lock.acquire(blocking=False):
             self.sink.log("another run in this process is training: waiting for it to finish")
             while not _run_lock.acquire(timeout=0.5):
@@ -231,7 +240,14 @@ class _Run:
             spec, hardware, examples.num_train, bool(examples.eval), max_length, self.world
         )
         return _Prepared(
-            spec, examples, tokenizer, peft_model, hardware, args, modelprep.lora_record(peft_model)
+            spec,
+            examples,
+            tokenizer,
+            peft_model,
+            hardware,
+            args,
+            modelprep.lora_record(peft_model),
+            self.world,
         )
 
     def _claim(self, prepared: _Prepared) -> None:
@@ -251,7 +267,7 @@ class _Run:
         if self.world > 1:
             version_id = _share_with_all_ranks(version_id, prepared.hardware.device == "cpu")
         assert version_id is not None
-        path = root / version_id
+        path = version_folder(root, version_id)
         self.version_id, self.path = version_id, path
         prepared.args["output_dir"] = str(path)
         if self.is_main:
@@ -272,14 +288,24 @@ class _Run:
                 self.sink, self.stop, self._record_epochs, is_main=self.is_main
             )
             trainer = _build_trainer(prepared, make_trainer_callback(self.monitor))
+            if self.is_main:
+                self.monitor.meter = _metrics_meter(prepared, trainer, self.world)
+            agreement = _stop_agreement(self.world)
+            self.monitor.agree = agreement
             hf_env.refresh_log_filters()
             hw = prepared.hardware
+            processes = ""
+            if self.world > 1:
+                batch = spec.batch_size * spec.grad_accum * self.world
+                processes = f" x {self.world} processes (global batch {batch})"
             self.sink.log(
                 f"training {examples.num_train} examples ({examples.num_eval} eval) for "
-                f"{plural(spec.epochs, 'epoch')} on {hw.device} ({hw.precision}): "
+                f"{plural(spec.epochs, 'epoch')} on {hw.device} ({hw.precision}){processes}: "
                 + spec.summary(max_length=prepared.args.get("max_length"))
             )
             output = trainer.train()
+            if agreement is not None:
+                agreement.close()
             if self.monitor.stopping or (self.stop is not None and self.stop.is_set()):
                 return self.cancelled(trainer, self.monitor.stopped_at or self.monitor.last_step)
             return self._complete(trainer, output)
@@ -358,6 +384,41 @@ def _build_trainer(prepared: _Prepared, callback: Any) -> Any:
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     return trainer
+
+
+def _stop_agreement(world: int) -> Any:
+    from .dist_stop import make_agreement
+
+    return make_agreement(world)
+
+
+def _metrics_meter(prepared: _Prepared, trainer: Any, world: int) -> Any:
+    """The sampler of step time, throughput and GPU memory for this run (see metrics.py)."""
+    from .gpu import make_probe
+    from .metrics import MetricsMeter
+
+    spec = prepared.spec
+    return MetricsMeter(
+        samples_per_step=spec.batch_size * spec.grad_accum * max(world, 1),
+        tokens_per_sample=_mean_tokens(trainer.train_dataset, prepared.args.get("max_length")),
+        probe=make_probe(prepared.hardware.device),
+    )
+
+
+def _mean_tokens(dataset: Any, max_length: Any) -> float | None:
+    """Mean tokens per training example, from the Trainer's tokenized dataset (read from
+    its Arrow column once, so tokens/s costs nothing per step); None when not tokenized."""
+    try:
+        import pyarrow.compute as pc
+
+        column = dataset.data.column("input_ids")
+        lengths = pc.list_value_length(column)
+        if isinstance(max_length, int) and max_length > 0:
+            lengths = pc.min_element_wise(lengths, max_length)
+        count = len(lengths)
+        return float(pc.sum(lengths).as_py()) / count if count else None
+    except Exception:  # noqa: BLE001 - another dataset type: tokens/s is simply not shown
+        return None
 
 
 def _share_with_all_ranks(version_id: str | None, cpu: bool) -> str:

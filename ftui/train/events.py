@@ -55,6 +55,30 @@ class Progress(Event):
 
 
 @dataclass(frozen=True)
+class Metrics(Event):
+    """What a GPU user watches, sampled about once a second (`None`: not known here).
+
+    `step_time_s`, `samples_per_s` and `tokens_per_s` are averaged over the steps since the
+    previous sample, counted over all processes (`tokens_per_s` from the mean tokenized
+    length of the training examples, so it costs nothing per step); `learning_rate` and
+    `grad_norm` are the Trainer's latest logged values; `gpu_mem_allocated` and
+    `gpu_mem_reserved` are the peak bytes torch has allocated and reserved on this
+    process's CUDA device; `gpu_util` is NVML's utilisation percent (only with NVML).
+    """
+
+    kind: ClassVar[str] = "metrics"
+    step: int
+    step_time_s: float | None = None
+    samples_per_s: float | None = None
+    tokens_per_s: float | None = None
+    learning_rate: float | None = None
+    grad_norm: float | None = None
+    gpu_mem_allocated: int | None = None
+    gpu_mem_reserved: int | None = None
+    gpu_util: float | None = None
+
+
+@dataclass(frozen=True)
 class LossPoint(Event):
     """One logged loss: `split` is "train" or "eval"."""
 
@@ -108,7 +132,17 @@ class Cancelled(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
-    for cls in (Started, LogLine, Progress, LossPoint, EpochSaved, Finished, Failed, Cancelled)
+    for cls in (
+        Started,
+        LogLine,
+        Progress,
+        Metrics,
+        LossPoint,
+        EpochSaved,
+        Finished,
+        Failed,
+        Cancelled,
+    )
 }
 TERMINAL_KINDS = frozenset({Finished.kind, Failed.kind, Cancelled.kind})
 

@@ -66,7 +66,7 @@ def initial_metadata(model_name: str, prepared: Any, version_id: str) -> dict[st
             "num_eval_samples": examples.num_eval,
         },
         "training_args": dict(prepared.args),
-        "spec": spec.to_dict(),
+        "spec": _recorded_spec(spec, getattr(prepared, "world", 1)),
         "metrics": final_metrics([], None),
         "epochs": [],
         "tags": [],
@@ -83,6 +83,15 @@ def initial_metadata(model_name: str, prepared: Any, version_id: str) -> dict[st
         },
         "error": None,
     }
+
+
+def _recorded_spec(spec: Any, world: int) -> dict[str, Any]:
+    """The spec as asked, plus what the launch made of it: the processes that trained
+    together and the examples per optimizer step over all of them (read, never set)."""
+    record: dict[str, Any] = spec.to_dict()
+    record["world_size"] = world
+    record["global_batch"] = spec.batch_size * spec.grad_accum * world
+    return record
 
 
 def _pid() -> int:

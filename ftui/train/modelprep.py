@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .paths import BUILTIN_MODEL, is_ref, local_path
+from ftui.store.naming import version_folder
+
+from .paths import BUILTIN_MODEL, local_path
 from .spec import RunSpec, SpecError
 
 MAX_LISTED_MODULES = 8
@@ -54,10 +56,11 @@ def model_location(reference: str) -> tuple[str, bool]:
 
 
 def recorded_base(reference: str) -> str:
-    """What adapter_config.json records as its base: the `ftui:` reference for the
-    built-in model (valid on any machine), an absolute path for local folders, else the id."""
-    if is_ref(reference):
-        return reference
+    """What adapter_config.json records as its base: a reference that
+    `AutoModelForCausalLM.from_pretrained(version_folder)` resolves, the way the tutorial
+    loads a version back. Local folders (the built-in `ftui:` model included: its folder
+    inside this package) as absolute paths, else the hub id. The metadata keeps the
+    reference as the user gave it (`model_name`), which ftui resolves on any machine."""
     path = local_path(reference)
     return str(path) if path is not None else reference
 
@@ -152,11 +155,9 @@ def wrap_fresh(model: Any, spec: RunSpec, targets: list[str], fan_in_fan_out: bo
 def parent_folder(root: Path, version_id: str) -> Path:
     """The folder of version `version_id` under `root` (or `root` itself when it is a
     Trainer output folder read as one version)."""
-    candidate = root / version_id
-    if candidate.is_dir():
-        return candidate
-    if root.name == version_id and root.is_dir():
-        return root
+    folder = version_folder(root, version_id)
+    if folder.is_dir():
+        return folder
     raise SpecError(f"parent version {version_id}: no folder in {root}")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ftui.store.jsonio import ReadError, read_json_object
-from ftui.store.writer import metadata_path
+from ftui.store.model import Version
 
 from .spec import RunSpec, SpecError
 
@@ -29,13 +29,26 @@ def _checkpoints(folder: Path) -> list[str]:
     return sorted(found, key=lambda name: int(name.rsplit("-", 1)[1]))
 
 
-def _version_folder(root: Path, version_id: str) -> Path | None:
-    folder = root / version_id
-    if folder.is_dir():
-        return folder
-    if root.name == version_id and root.is_dir():
-        return root  # a Trainer output folder given as the root
-    return None
+def _resolve(root: Path, name: str) -> tuple[Version, str | None]:
+    """The version `name` means (`<id>`, `v_<id>`, `<id>:checkpoint-N`, `<id>:N`) and the
+    checkpoint the name carries, through the one resolver every command uses."""
+    from ftui.store.naming import UnknownVersion, resolve_version, split_checkpoint
+    from ftui.store.scanner import RootError, scan
+
+    try:
+        versions = scan(root)
+    except RootError as exc:
+        raise SpecError(str(exc)) from None
+    version_name, checkpoint = split_checkpoint(name)
+    try:
+        resolved = resolve_version(versions, version_name)
+    except UnknownVersion as exc:
+        raise SpecError(str(exc)) from None
+    return resolved.version, checkpoint
+
+
+def _folder_of(version: Version) -> Path | None:
+    return version.path if version.path.is_dir() and not version.path.is_symlink() else None
 
 
 def normalize_checkpoint(
@@ -54,9 +67,11 @@ def normalize_checkpoint(
     return name
 
 
-def _read_metadata(root: Path, version_id: str) -> dict[str, Any]:
+def _read_metadata(version: Version, version_id: str) -> dict[str, Any]:
+    if version.metadata_path is None:
+        return {}
     try:
-        return read_json_object(metadata_path(root, version_id))
+        return read_json_object(version.metadata_path)
     except ReadError as exc:
         if str(exc) == "missing":
             return {}
@@ -122,11 +137,19 @@ def spec_for_retrain(
     Raises `SpecError` with a one-line reason.
     """
     root = Path(root).expanduser().resolve()
-    record = _read_metadata(root, version_id)
-    folder = _version_folder(root, version_id)
+    name = version_id
+    version, named_checkpoint = _resolve(root, name)
+    version_id = version.id
+    record = _read_metadata(version, version_id)
+    folder = _folder_of(version)
     if not record and folder is None:
         raise SpecError(f"no version {version_id} in {root}")
     checkpoint_name = normalize_checkpoint(folder, checkpoint, version_id)
+    if named_checkpoint is not None:
+        from_name = normalize_checkpoint(folder, named_checkpoint, version_id)
+        if checkpoint_name is not None and checkpoint_name != from_name:
+            raise SpecError(f"{name} names {from_name} but --from-checkpoint {checkpoint}")
+        checkpoint_name = from_name
     stored = record.get("spec")
     if isinstance(stored, dict):
         base = RunSpec.from_dict(stored)

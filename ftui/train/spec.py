@@ -45,6 +45,8 @@ ALIASES: Mapping[str, str] = {
     "max_seq_length": "max_length",
     "targets": "target_modules",
     "target": "target_modules",
+    "nproc": "nproc_per_node",
+    "num_nodes": "nnodes",
 }
 
 # Settings `--set` refuses, and what to use instead.
@@ -62,6 +64,8 @@ LIMITS: Mapping[str, float] = {
     "grad_accum": 65536,
     "max_length": 1 << 20,
     "epochs": 10_000,
+    "nproc_per_node": 1024,
+    "nnodes": 100_000,
     "logging_steps": 1 << 30,
     "alpha": 1e6,
 }
@@ -204,6 +208,10 @@ class RunSpec:
     precision: str = "auto"
     device: str = "auto"
     logging_steps: int = 0
+    nproc_per_node: int = 1
+    nnodes: int = 1
+    rdzv_endpoint: str | None = None
+    accelerate_config: str | None = None
     root: str = "model_versions"
     parent: str | None = None
     parent_checkpoint: str | None = None
@@ -231,6 +239,10 @@ class RunSpec:
         "precision": ("Precision (auto/fp32/bf16/fp16)", "str"),
         "device": ("Device (auto/cpu/cuda)", "str"),
         "logging_steps": ("Log every N steps (0: auto)", "int"),
+        "nproc_per_node": ("Processes per node (GPUs; >1 launches torchrun)", "int"),
+        "nnodes": ("Nodes (>1 needs the rendezvous endpoint)", "int"),
+        "rdzv_endpoint": ("Rendezvous endpoint HOST:PORT (multi-node)", "optional"),
+        "accelerate_config": ("accelerate config file (FSDP/DeepSpeed; empty: none)", "optional"),
         "root": ("Version root", "path"),
         "parent": ("Parent version", "optional"),
         "parent_checkpoint": ("Parent checkpoint", "optional"),
@@ -239,7 +251,8 @@ class RunSpec:
     EDITABLE: ClassVar[tuple[str, ...]] = (
         "base_model", "data", "eval_data", "eval_split", "text_field", "r", "alpha",
         "dropout", "target_modules", "epochs", "learning_rate", "batch_size", "grad_accum",
-        "max_length", "seed", "precision", "device",
+        "max_length", "seed", "precision", "device", "nproc_per_node", "nnodes",
+        "rdzv_endpoint", "accelerate_config",
     )  # fmt: skip
 
     @classmethod
@@ -318,6 +331,7 @@ class RunSpec:
             base_model=absolute(self.base_model) or self.base_model,
             data=absolute(self.data) or self.data,
             eval_data=absolute(self.eval_data),
+            accelerate_config=absolute(self.accelerate_config),
             root=str(Path(self.root).expanduser().resolve()),
         )
 
@@ -346,12 +360,48 @@ class RunSpec:
         self._check_model()
         if check_data:
             self._check_data()
+        self._check_launch()
         self._check_root()
         if (self.parent_checkpoint or self.continue_from_parent) and not self.parent:
             raise SpecError("parent_checkpoint/continue_from_parent need a parent version")
 
+    @property
+    def world_size(self) -> int:
+        """Processes the run asks for over all nodes (1: no launcher)."""
+        return self.nproc_per_node * self.nnodes
+
+    @property
+    def global_batch(self) -> int:
+        """Examples per optimizer step over all processes."""
+        return self.batch_size * self.grad_accum * self.world_size
+
+    @property
+    def needs_launcher(self) -> bool:
+        """Whether the run goes through torchrun or `accelerate launch` (ftui/train/launch.py)."""
+        return self.world_size > 1 or self.accelerate_config is not None
+
+    def _check_launch(self) -> None:
+        if self.nnodes > 1 and not self.rdzv_endpoint and not self.accelerate_config:
+            raise SpecError(
+                f"nnodes={self.nnodes} needs --rdzv-endpoint HOST:PORT (the node running rank 0)"
+            )
+        if self.rdzv_endpoint is not None:
+            host, sep, port = self.rdzv_endpoint.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise SpecError(
+                    f"rdzv_endpoint {self.rdzv_endpoint!r}: expected HOST:PORT, e.g. node0:29500"
+                )
+        if self.accelerate_config is not None:
+            path = Path(self.accelerate_config).expanduser()
+            if not path.is_file():
+                raise SpecError(f"accelerate config {self.accelerate_config}: no such file")
+            import importlib.util
+
+            if importlib.util.find_spec("accelerate") is None:
+                raise SpecError("accelerate_config needs accelerate: pip install accelerate")
+
     def _check_numbers(self) -> None:
-        for name in ("r", "batch_size", "grad_accum"):
+        for name in ("r", "batch_size", "grad_accum", "nproc_per_node", "nnodes"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise SpecError(f"{name} must be a positive integer, got {value!r}")

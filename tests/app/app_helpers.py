@@ -21,9 +21,11 @@ from ftui.app.main import FtuiApp
 from ftui.app.screens.browser import BrowserScreen
 from ftui.app.textdump import screen_text
 from ftui.app.textual_private import notification_messages
+from ftui.store.naming import folder_name
 from ftui.testing.synth import write_version
 
-V1, V2, V3, V4 = "v_20260301_090000", "v_20260302_090000", "v_20260303_090000", "v_20260304_090000"
+# Version ids in the tutorial's naming: folder `v_<id>/`, metadata `metadata_<id>.json`.
+V1, V2, V3, V4 = "20260301_090000", "20260302_090000", "20260303_090000", "20260304_090000"
 TRAINER = "old-trainer-run"
 NASTY_NOTES = "[bold]not bold[/] [link=http://x]link[/link] \x1b[31mred?"
 
@@ -88,7 +90,7 @@ def make_runs(root: Path) -> Path:
             }
         ),
     )
-    epochs = add_checkpoints(root / V2, [10, 20, 30])
+    epochs = add_checkpoints(root / folder_name(V2), [10, 20, 30])
     meta_path = root / f"metadata_{V2}.json"
     meta = json.loads(meta_path.read_text())
     meta["epochs"] = epochs
@@ -121,9 +123,9 @@ def make_runs(root: Path) -> Path:
             }
         ),
     )
-    trainer = root / TRAINER
-    write_version(root, TRAINER, r=8, alpha=16, seed=5, epochs=2, history_entries=20)
+    written = write_version(root, TRAINER, r=8, alpha=16, seed=5, epochs=2, history_entries=20)
     (root / f"metadata_{TRAINER}.json").unlink()  # a plain Trainer folder: no metadata
+    trainer = written.rename(root / TRAINER)
     stamp = datetime(2026, 2, 1, 12, 0).timestamp()  # its time is its folder's mtime: pin it
     os.utime(trainer, (stamp, stamp))
     return root

@@ -10,6 +10,7 @@ from app_helpers import TRAINER, V1, V2, V3, settle, text
 from ftui.app.main import FtuiApp
 from ftui.app.screens.confirm import ConfirmScreen
 from ftui.app.screens.help import HelpScreen
+from ftui.store.naming import folder_name
 
 
 def metadata(root: Path, version_id: str) -> dict[str, object]:
@@ -79,7 +80,7 @@ async def test_delete_version_after_confirmation(runs: Path) -> None:
         assert f"metadata_{V1}.json" in screen and "frees" in screen and "KB" in screen
         await pilot.press("n")  # no: nothing happens
         await settle(pilot)
-        assert (runs / V1).exists()
+        assert (runs / folder_name(V1)).exists()
         await pilot.press("d", "y")
         await settle(pilot)
         assert (V1, None) not in app.browser.version_tree.nodes_by_key
@@ -89,7 +90,7 @@ async def test_delete_version_after_confirmation(runs: Path) -> None:
             is app.browser.version_tree.root
         )
     after = sorted(p.name for p in runs.iterdir())
-    assert sorted(set(before) - set(after)) == [f"metadata_{V1}.json", V1]
+    assert sorted(set(before) - set(after)) == [f"metadata_{V1}.json", folder_name(V1)]
 
 
 async def test_delete_checkpoint(runs: Path) -> None:
@@ -102,9 +103,9 @@ async def test_delete_checkpoint(runs: Path) -> None:
         assert "Delete checkpoint" in text(app)
         await pilot.press("enter")
         await settle(pilot)
-        assert not (runs / V2 / "checkpoint-10").exists()
-        assert (runs / V2 / "checkpoint-20").exists()
-        assert (runs / V2 / "adapter_model.safetensors").exists()
+        assert not (runs / folder_name(V2) / "checkpoint-10").exists()
+        assert (runs / folder_name(V2) / "checkpoint-20").exists()
+        assert (runs / folder_name(V2) / "adapter_model.safetensors").exists()
 
 
 async def test_help_lists_every_key(runs: Path) -> None:

@@ -10,6 +10,7 @@ from app_helpers import NASTY_NOTES, TRAINER, V1, V2, V3, V4, settle, text
 
 from ftui.app.main import FtuiApp
 from ftui.app.widgets.loss_plot import LossPlot
+from ftui.store.naming import folder_name
 from ftui.testing.synth import write_version
 
 
@@ -28,8 +29,8 @@ async def test_tree_shows_versions_nested_with_checkpoints(runs: Path) -> None:
         screen = text(app)
         for version_id in (V1, V2, V3, V4, TRAINER):
             assert version_id in screen
-        assert "✗ v_20260303_090000 r16/a32" in screen  # failed: symbol, id, r/alpha, loss
-        assert "! v_20260304_090000" in screen  # running with a dead process: interrupted
+        assert "✗ 20260303_090000 r16/a32" in screen  # failed: symbol, id, r/alpha, loss
+        assert "! 20260304_090000" in screen  # running with a dead process: interrupted
         assert "5 versions" in screen
 
 
@@ -208,13 +209,13 @@ async def test_new_versions_appear_without_restart(runs: Path) -> None:
     app = FtuiApp(runs, poll_interval=0.1)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        write_version(runs, "v_20260305_090000", seed=9, timestamp=datetime(2026, 3, 5, 9))
+        write_version(runs, "20260305_090000", seed=9, timestamp=datetime(2026, 3, 5, 9))
         for _ in range(50):
             await pilot.pause(0.1)
-            if ("v_20260305_090000", None) in app.browser.version_tree.nodes_by_key:
+            if ("20260305_090000", None) in app.browser.version_tree.nodes_by_key:
                 break
-        assert ("v_20260305_090000", None) in app.browser.version_tree.nodes_by_key
-        shutil.rmtree(runs / V3)
+        assert ("20260305_090000", None) in app.browser.version_tree.nodes_by_key
+        shutil.rmtree(runs / folder_name(V3))
         (runs / f"metadata_{V3}.json").unlink()
         for _ in range(50):
             await pilot.pause(0.1)
@@ -232,10 +233,10 @@ async def test_missing_root_is_shown_not_crashed(tmp_path: Path) -> None:
         assert "press t to train the first version here" in text(app)
         assert not app.browser.details.query_one(LossPlot).display  # no empty frame
         # The folder appearing later (a first run from another shell) is picked up.
-        write_version(root, "v_20260305_090000", seed=9, timestamp=datetime(2026, 3, 5, 9))
+        write_version(root, "20260305_090000", seed=9, timestamp=datetime(2026, 3, 5, 9))
         for _ in range(50):
             await pilot.pause(0.1)
-            if ("v_20260305_090000", None) in app.browser.version_tree.nodes_by_key:
+            if ("20260305_090000", None) in app.browser.version_tree.nodes_by_key:
                 break
         await settle(pilot)
         assert "no such folder" not in text(app)

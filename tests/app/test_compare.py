@@ -29,7 +29,7 @@ async def test_compare_marked_pair(runs: Path) -> None:
         tree.select_key((V3, None))
         await pilot.press("space")
         assert app.browser.marked == ((V1, None), (V3, None))
-        assert "●✓ v_20260301_090000" in text(app)
+        assert "●✓ 20260301_090000" in text(app)
         await pilot.press("c")
         screen = await open_compare(app, pilot)
         shown = text(app)
@@ -96,7 +96,7 @@ async def test_compare_fits_80x24(runs: Path) -> None:
         await pilot.press("c")
         await open_compare(app, pilot)
         shown = text(app)
-        assert "A v_20260301_090000" in shown and "B v_20260302_090000" in shown
+        assert "A 20260301_090000" in shown and "B 20260302_090000" in shown
         assert "Back" in shown
 
 

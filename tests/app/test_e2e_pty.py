@@ -67,8 +67,8 @@ def test_browse_compare_quit_in_a_real_terminal(tmp_path: Path) -> None:
     terminal = Terminal(root)
     try:
         terminal.wait_for("5 versions")
-        terminal.wait_for("v_20260304_090000")  # the first row: selected, shown in details
-        terminal.send("jjj")  # down to v_20260302_090000, retrained from v_20260301_090000
+        terminal.wait_for("20260304_090000")  # the first row: selected, shown in details
+        terminal.send("jjj")  # down to 20260302_090000, retrained from 20260301_090000
         terminal.wait_for("2026-03-02 09:00")  # its details
         terminal.send("c")  # compare with its parent
         terminal.wait_for("rank 4 → 8")

@@ -15,6 +15,8 @@ from app_helpers import V1, V2, V3, make_runs, settle
 from textual.pilot import Pilot
 
 from ftui.app.main import FtuiApp
+from ftui.app.run_state import RunState
+from ftui.train.events import EpochSaved, LogLine, LossPoint, Metrics, Progress, Started
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -88,6 +90,39 @@ def test_train_form_retrain(app: FtuiApp, snap_compare: Any) -> None:
     assert snap_compare(
         app, terminal_size=(80, 24), run_before=steps("R", *["down"] * 5, "9", select=(V3, None))
     )
+
+
+def run_events() -> list[object]:
+    """A GPU run part-way through its second epoch, as its events.jsonl would say."""
+    events: list[object] = [
+        Started("v_20261125_101500", "runs/v_20261125_101500"),
+        LogLine("training 260 examples (40 eval) for 3 epochs on cuda (bf16)"),
+    ]
+    for step in range(1, 51):
+        events.append(LossPoint(step, 3.0 - step * 0.03 + (step % 5) * 0.02))
+        if step == 33:
+            events += [LossPoint(33, 2.2, "eval", 1.0), EpochSaved(1.0, 33, "checkpoint-33")]
+            events.append(LogLine("epoch 1: saved checkpoint-33, train loss 2.4100"))
+    events += [
+        Progress(50, 99, 1.52, 41.0),
+        Metrics(50, 0.214, 37.4, 4862.0, 1.49e-4, 0.731, 3_221_225_472, 4_294_967_296, 87.0),
+    ]
+    return events
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_run_view(app: FtuiApp, snap_compare: Any, size: tuple[int, int]) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        assert isinstance(pilot.app, FtuiApp)
+        state = RunState(1, "new run")
+        for event in run_events():
+            state.apply(event)  # type: ignore[arg-type]
+        pilot.app.run_state = state
+        pilot.app.show_run(state)
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 def test_no_color(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, snap_compare: Any) -> None:

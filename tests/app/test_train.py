@@ -20,6 +20,7 @@ from ftui.train.events import (
     Finished,
     LogLine,
     LossPoint,
+    Metrics,
     Progress,
     Started,
     event_to_json,
@@ -85,11 +86,13 @@ async def test_new_run_from_form(runs: Path) -> None:
         # what landed on disk
         record = metadata(runs, version_id)
         assert record["status"] == "completed"
-        assert (runs / version_id / "adapter_model.safetensors").is_file()
-        assert (runs / version_id / "checkpoint-4").is_dir()
+        assert (runs / f"v_{version_id}" / "adapter_model.safetensors").is_file()
+        assert (runs / f"v_{version_id}" / "checkpoint-4").is_dir()
         # what the run view showed: log, progress, plot
         screen = text(app)
         assert "completed" in screen and "step 4/4" in screen
+        assert "samples/s" in screen and "grad norm" in screen  # the metrics panel
+        assert "GPU" not in screen  # a CPU run: no GPU rows
         plot = app.screen.query_one(LossPlot)
         assert plot.point_count >= 2 and plot.epoch_steps == [4]
         # the tree selects the new version
@@ -118,7 +121,7 @@ async def test_form_rejects_bad_settings(runs: Path) -> None:
 
 
 async def test_retrain_one_key_and_cancel(runs: Path) -> None:
-    """`r` on a version retrains it with its settings; escape cancels cooperatively."""
+    """`r` on a version retrains it with its settings; x cancels cooperatively, after asking."""
     app = FtuiApp(runs, poll_interval=0)
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
@@ -225,8 +228,8 @@ async def test_failure_is_shown_not_crashed(runs: Path) -> None:
 
 async def test_follow_a_run_started_elsewhere(runs: Path) -> None:
     """A running version's events.jsonl is followed live, as if we ran it."""
-    version_id = "v_20260309_090000"
-    folder = runs / version_id
+    version_id = "20260309_090000"
+    folder = runs / f"v_{version_id}"
     folder.mkdir()
     (runs / f"metadata_{version_id}.json").write_text(json.dumps({
         "schema_version": 1, "version_id": version_id, "status": "running",
@@ -253,6 +256,9 @@ async def test_follow_a_run_started_elsewhere(runs: Path) -> None:
         await pilot.pause(0.6)
         assert "step 1/4" in text(app)
         assert app.screen.query_one(LossPlot).point_count == 2
+        append(Metrics(1, 0.5, 16.0, gpu_mem_allocated=3 << 30, gpu_util=91.0))
+        await pilot.pause(0.6)
+        assert "GPU peak alloc" in text(app) and "91%" in text(app)
         append(EpochSaved(1.0, 4, "checkpoint-4"), Finished(version_id, {}))
         await pilot.pause(0.6)
         await settle(pilot)

@@ -12,12 +12,13 @@ from ftui.testing.synth import write_version
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    """A root with two healthy tutorial-layout versions (r=4 and r=8)."""
+    """A root with two healthy tutorial-layout versions (r=4 and r=8), in the tutorial's
+    naming: ids `<stamp>`, folders `v_<stamp>/`, metadata `metadata_<stamp>.json`."""
     base = tmp_path / "model_versions"
     base.mkdir()
-    write_version(base, "v_20260101_100000", r=4, alpha=8, layers=2, history_entries=12,
+    write_version(base, "20260101_100000", r=4, alpha=8, layers=2, history_entries=12,
                   seed=1, timestamp=datetime(2026, 1, 1, 10))  # fmt: skip
-    write_version(base, "v_20260102_100000", r=8, alpha=16, layers=2, history_entries=12,
+    write_version(base, "20260102_100000", r=8, alpha=16, layers=2, history_entries=12,
                   seed=2, timestamp=datetime(2026, 1, 2, 10))  # fmt: skip
     return base
 

@@ -53,23 +53,23 @@ def test_nan_loss_and_missing_base_model(root: Path, capsys) -> None:
     state = json.loads(state_path.read_text())
     state["log_history"][3]["loss"] = math.nan
     state_path.write_text(json.dumps(state))
-    meta_path = root / "metadata_v_20260101_100000.json"
+    meta_path = root / "metadata_20260101_100000.json"
     meta = json.loads(meta_path.read_text())
     meta["model_name"] = "/no/such/base-model"
     meta_path.write_text(json.dumps(meta))
     report = check_root(root)
     problems = {c.version.id: [str(p) for p in c.problems] for c in report.versions}
-    assert problems["v_20260102_100000"] == [
+    assert problems["20260102_100000"] == [
         "trainer_state.json: non-finite loss: loss=nan at step 4"
     ]
-    assert "base model path /no/such/base-model does not exist" in problems["v_20260101_100000"][0]
+    assert "base model path /no/such/base-model does not exist" in problems["20260101_100000"][0]
     assert report.exit_code == 1
     assert main(["--check", "--no-ui", "--json", str(root)]) == 1
     json.loads(capsys.readouterr().out)  # NaN never leaks into the JSON
 
 
 def test_control_characters_never_reach_the_terminal(root: Path, capsys) -> None:
-    meta_path = root / "metadata_v_20260101_100000.json"
+    meta_path = root / "metadata_20260101_100000.json"
     meta = json.loads(meta_path.read_text())
     meta["model_name"] = "\x1b[31mred\x1b[0m\nnext"
     meta_path.write_text(json.dumps(meta))

@@ -54,9 +54,9 @@ def test_compare_a_checkpoint(root: Path) -> None:
     folder = root / "v_20260102_100000"
     (folder / "checkpoint-4").mkdir()
     shutil.copy(root / "v_20260101_100000" / "adapter_model.safetensors", folder / "checkpoint-4")
-    version = {v.id: v for v in scan(root)}["v_20260102_100000"]
+    version = {v.id: v for v in scan(root)}["20260102_100000"]
     side = side_for(version, version.checkpoints[0])
-    assert side.label == "v_20260102_100000/checkpoint-4" and side.adapter is not None
+    assert side.label == "20260102_100000/checkpoint-4" and side.adapter is not None
     assert compare(side, side_for(version)).summary().startswith("4 modules, rank 4 → 8")
     missing = side_for(
         version, version.checkpoints[0].__class__("checkpoint-9", folder / "nope", 9)

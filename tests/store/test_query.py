@@ -26,21 +26,21 @@ def versions(root: Path):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("", ["v_20260102_100000", "v_20260101_100000"]),
-        ("eval_loss<0.9", ["v_20260102_100000"]),
+        ("", ["20260102_100000", "20260101_100000"]),
+        ("eval_loss<0.9", ["20260102_100000"]),
         ("eval_loss<0.9 r=4", []),
-        ("r=4", ["v_20260101_100000"]),
-        ("r>=4 alpha>8", ["v_20260102_100000"]),
-        ("loss>1", ["v_20260101_100000"]),
-        ("base=GPT", ["v_20260102_100000", "v_20260101_100000"]),
-        ("tag:best", ["v_20260102_100000"]),
+        ("r=4", ["20260101_100000"]),
+        ("r>=4 alpha>8", ["20260102_100000"]),
+        ("loss>1", ["20260101_100000"]),
+        ("base=GPT", ["20260102_100000", "20260101_100000"]),
+        ("tag:best", ["20260102_100000"]),
         ("tag:bes", []),
-        ("status:failed", ["v_20260101_100000"]),
-        ("status!=failed", ["v_20260102_100000"]),
-        ("lr", ["v_20260101_100000"]),  # plain text: matches the notes
-        ('"too high"', ["v_20260101_100000"]),
-        ("0102", ["v_20260102_100000"]),
-        ("lr<0.001", ["v_20260102_100000", "v_20260101_100000"]),
+        ("status:failed", ["20260101_100000"]),
+        ("status!=failed", ["20260102_100000"]),
+        ("lr", ["20260101_100000"]),  # plain text: matches the notes
+        ('"too high"', ["20260101_100000"]),
+        ("0102", ["20260102_100000"]),
+        ("lr<0.001", ["20260102_100000", "20260101_100000"]),
     ],
 )
 def test_filters(versions, text: str, expected: list[str]) -> None:
@@ -60,12 +60,12 @@ def test_bad_filters_give_one_line_errors(text: str, message: str) -> None:
 
 def test_sorts_put_unknown_last(versions) -> None:
     assert [v.id for v in sort_versions(versions, "final_loss")] == [
-        "v_20260102_100000", "v_20260101_100000"]  # fmt: skip
+        "20260102_100000", "20260101_100000"]  # fmt: skip
     assert [v.id for v in sort_versions(versions, "eval_loss", reverse=True)][-1] == (
-        "v_20260101_100000"  # no eval loss: last even when reversed
+        "20260101_100000"  # no eval loss: last even when reversed
     )
-    assert [v.id for v in sort_versions(versions, "time")][0] == "v_20260102_100000"
-    assert [v.id for v in sort_versions(versions, "name")][0] == "v_20260101_100000"
+    assert [v.id for v in sort_versions(versions, "time")][0] == "20260102_100000"
+    assert [v.id for v in sort_versions(versions, "name")][0] == "20260101_100000"
     with pytest.raises(QueryError):
         sort_versions(versions, "colour")
 

@@ -22,7 +22,7 @@ def by_id(root: Path) -> dict:
 
 def test_tutorial_layout_is_read_with_its_fields(root: Path) -> None:
     versions = scan(root)
-    assert [v.id for v in versions] == ["v_20260102_100000", "v_20260101_100000"]  # newest first
+    assert [v.id for v in versions] == ["20260102_100000", "20260101_100000"]  # newest first
     v = versions[0]
     assert v.layout is Layout.TUTORIAL and v.status is Status.COMPLETED
     assert v.base_model == "gpt2"
@@ -53,11 +53,11 @@ def test_ftui_layout_with_checkpoints_parent_and_status(root: Path) -> None:
         ckpt = folder / f"checkpoint-{step}"
         ckpt.mkdir()
         shutil.copy(folder / "adapter_model.safetensors", ckpt)
-    meta_path = root / "metadata_v_20260102_100000.json"
+    meta_path = root / "metadata_20260102_100000.json"
     meta = json.loads(meta_path.read_text())
     meta.update(
         schema_version=1, status="cancelled", tags=["best", 3], notes="hello",
-        parent={"version_id": "v_20260101_100000", "checkpoint": "checkpoint-4",
+        parent={"version_id": "20260101_100000", "checkpoint": "checkpoint-4",
                 "mode": "continue"},
         epochs=[{"epoch": 1, "step": 4, "checkpoint": "checkpoint-4", "train_loss": 2.0,
                  "eval_loss": 2.1}],
@@ -65,7 +65,7 @@ def test_ftui_layout_with_checkpoints_parent_and_status(root: Path) -> None:
         data={"fingerprint": "sha256:abc", "num_samples": 10},
     )  # fmt: skip
     meta_path.write_text(json.dumps(meta))
-    v = by_id(root)["v_20260102_100000"]
+    v = by_id(root)["20260102_100000"]
     assert v.layout is Layout.FTUI and v.status is Status.CANCELLED
     assert v.tags == ("best",) and v.notes == "hello"
     assert v.parent is not None and v.parent.checkpoint == "checkpoint-4"
@@ -106,12 +106,12 @@ def test_samples_are_all_healthy() -> None:
 @pytest.mark.parametrize(
     ("damage", "file", "reason"),
     [
-        (lambda r: (r / "metadata_v_20260102_100000.json").write_text('{"version_id": '),
-         "metadata_v_20260102_100000.json", "invalid JSON"),
-        (lambda r: (r / "metadata_v_20260102_100000.json").write_bytes(b"\xff\xfe{}"),
-         "metadata_v_20260102_100000.json", "not UTF-8"),
-        (lambda r: (r / "metadata_v_20260102_100000.json").write_text("[1, 2]"),
-         "metadata_v_20260102_100000.json", "expected a JSON object"),
+        (lambda r: (r / "metadata_20260102_100000.json").write_text('{"version_id": '),
+         "metadata_20260102_100000.json", "invalid JSON"),
+        (lambda r: (r / "metadata_20260102_100000.json").write_bytes(b"\xff\xfe{}"),
+         "metadata_20260102_100000.json", "not UTF-8"),
+        (lambda r: (r / "metadata_20260102_100000.json").write_text("[1, 2]"),
+         "metadata_20260102_100000.json", "expected a JSON object"),
         (lambda r: (r / "v_20260102_100000" / "adapter_model.safetensors").unlink(),
          "v_20260102_100000/adapter_model.safetensors", "missing"),
         (lambda r: (r / "v_20260102_100000" / "adapter_model.safetensors").write_bytes(
@@ -132,10 +132,10 @@ def test_damage_is_reported_with_file_and_reason(
 ) -> None:
     damage(root)
     versions = by_id(root)
-    bad = versions["v_20260102_100000"]
+    bad = versions["20260102_100000"]
     assert bad.status is Status.DAMAGED
     assert any(p.file == file and reason in p.reason for p in bad.problems), bad.problems
-    assert versions["v_20260101_100000"].problems == ()  # the rest are read normally
+    assert versions["20260101_100000"].problems == ()  # the rest are read normally
 
 
 def _replace_with_dir(path: Path) -> None:
@@ -151,24 +151,24 @@ def _set_config_rank(root: Path, r: int) -> None:
 
 
 def test_tensor_rank_disagreeing_with_config_is_damage(root: Path) -> None:
-    meta = root / "metadata_v_20260102_100000.json"
+    meta = root / "metadata_20260102_100000.json"
     data = json.loads(meta.read_text())
     data["lora_config"]["r"] = 16
     meta.write_text(json.dumps(data))
     _set_config_rank(root, 16)
-    bad = by_id(root)["v_20260102_100000"]
+    bad = by_id(root)["20260102_100000"]
     assert [p.reason for p in bad.problems] == [
         "tensors have rank 8 but adapter_config.json says r=16"
     ]
 
 
 def test_stuck_running_version_is_interrupted(root: Path) -> None:
-    meta = root / "metadata_v_20260102_100000.json"
+    meta = root / "metadata_20260102_100000.json"
     data = json.loads(meta.read_text())
     data.update(status="running", run={"pid": 2**22 + 12345, "host": os.uname().nodename,
                                        "heartbeat_at": "2026-01-02T10:00:00"})  # fmt: skip
     meta.write_text(json.dumps(data))
-    v = by_id(root)["v_20260102_100000"]
+    v = by_id(root)["20260102_100000"]
     assert v.status is Status.INTERRUPTED
     assert "is gone" in v.problems[0].reason
 
@@ -176,22 +176,22 @@ def test_stuck_running_version_is_interrupted(root: Path) -> None:
 def test_live_running_version_stays_running(root: Path) -> None:
     from datetime import datetime
 
-    meta = root / "metadata_v_20260102_100000.json"
+    meta = root / "metadata_20260102_100000.json"
     data = json.loads(meta.read_text())
     data.update(status="running", run={"pid": os.getpid(), "host": os.uname().nodename,
                                        "heartbeat_at": datetime.now().isoformat()})  # fmt: skip
     meta.write_text(json.dumps(data))
     (root / "v_20260102_100000" / "adapter_model.safetensors").unlink()  # not written yet
-    v = by_id(root)["v_20260102_100000"]
+    v = by_id(root)["20260102_100000"]
     assert v.status is Status.RUNNING and v.problems == ()
 
 
 def test_symlink_loop_unreadable_file_and_dangling_metadata(root: Path) -> None:
     os.symlink(root / "loop", root / "loop")
-    os.symlink(root / "nowhere", root / "metadata_v_20990101_000000.json")
+    os.symlink(root / "nowhere", root / "metadata_20990101_000000.json")
     versions = by_id(root)
-    assert versions["v_20990101_000000"].status is Status.DAMAGED
-    assert versions["v_20260101_100000"].problems == ()
+    assert versions["20990101_000000"].status is Status.DAMAGED
+    assert versions["20260101_100000"].problems == ()
 
 
 def test_unusable_root_raises_root_error(tmp_path: Path) -> None:
@@ -213,11 +213,44 @@ def test_a_fifo_named_like_our_files_does_not_hang_the_scan(root: Path) -> None:
     weights = root / "v_20260102_100000" / "adapter_model.safetensors"
     weights.unlink()
     os.mkfifo(weights)
-    meta = root / "metadata_v_20260102_100000.json"
+    meta = root / "metadata_20260102_100000.json"
     meta.unlink()
     os.mkfifo(meta)
-    bad = by_id(root)["v_20260102_100000"]
+    bad = by_id(root)["20260102_100000"]
     assert {str(p) for p in bad.problems} == {
-        "metadata_v_20260102_100000.json: not a regular file",
+        "metadata_20260102_100000.json: not a regular file",
         "v_20260102_100000/adapter_model.safetensors: not a regular file",
     }
+
+
+def test_tutorial_naming_pairs_metadata_with_its_v_folder(root: Path) -> None:
+    """`metadata_<stamp>.json` describes `v_<stamp>/`: one version, with its metadata."""
+    (only,) = [v for v in scan(root) if v.id == "20260102_100000"]
+    assert only.path == root / "v_20260102_100000"
+    assert only.metadata_path == root / "metadata_20260102_100000.json"
+    assert only.num_samples == 200 and only.num_epochs == 3 and only.problems == ()
+    assert len(scan(root)) == 2  # the folders are never listed again as Trainer folders
+
+
+def test_older_ftui_naming_is_still_read_and_never_listed_twice(tmp_path: Path) -> None:
+    """`metadata_v_<stamp>.json` + `v_<stamp>/` (what ftui wrote before) beside the
+    tutorial's naming; a folder named exactly like the id also pairs."""
+    write_version(tmp_path, "v_20260101_000000", layers=1, history_entries=4, seed=1)
+    write_version(tmp_path, "20260102_000000", layers=1, history_entries=4, seed=2)
+    plain = write_version(tmp_path, "20260103_000000", layers=1, history_entries=4, seed=3)
+    plain.rename(tmp_path / "20260103_000000")
+    versions = {v.id: v for v in scan(tmp_path)}
+    assert sorted(versions) == ["20260102_000000", "20260103_000000", "v_20260101_000000"]
+    assert versions["v_20260101_000000"].path.name == "v_20260101_000000"
+    assert versions["20260103_000000"].path.name == "20260103_000000"
+    assert all(v.problems == () and v.num_samples == 200 for v in versions.values())
+
+
+def test_two_metadata_files_for_one_folder_give_one_version(root: Path) -> None:
+    """`metadata_<stamp>.json` wins `v_<stamp>/`; the older file is named as a problem."""
+    legacy = root / "metadata_v_20260102_100000.json"
+    legacy.write_text((root / "metadata_20260102_100000.json").read_text())
+    versions = scan(root)
+    assert [v.id for v in versions] == ["20260102_100000", "20260101_100000"]
+    (problem,) = versions[0].problems
+    assert problem.file == legacy.name and "metadata_20260102_100000.json" in problem.reason

@@ -39,14 +39,31 @@ def test_runs_started_in_the_same_second_get_different_ids(tmp_path: Path) -> No
     for t in threads:
         t.join()
     assert len(set(claimed)) == 8
-    assert "v_20261125_120000" in claimed and "v_20261125_120000_8" in claimed
+    assert "20261125_120000" in claimed and "20261125_120000_8" in claimed
+    folders = sorted(p.name for p in tmp_path.iterdir())
+    assert folders == sorted(f"v_{v}" for v in claimed)  # the tutorial's `v_<id>/`
 
 
-def test_a_leftover_metadata_file_is_never_reused(tmp_path: Path) -> None:
-    (tmp_path / "metadata_v_20261125_120000.json").write_text('{"keep": true}')
+def test_claim_writes_the_tutorials_naming(tmp_path: Path) -> None:
     version_id, folder = claim_version(tmp_path, now=NOW)
-    assert version_id == "v_20261125_120000_2" and folder.is_dir()
-    assert json.loads((tmp_path / "metadata_v_20261125_120000.json").read_text()) == {"keep": True}
+    path = create_metadata(tmp_path, version_id, {"status": "running"})
+    assert (version_id, folder.name) == ("20261125_120000", "v_20261125_120000")
+    assert path.name == "metadata_20261125_120000.json"
+    assert json.loads(path.read_text())["version_id"] == "20261125_120000"
+    (only,) = scan(tmp_path)
+    assert (only.id, only.path, only.metadata_path) == (version_id, folder, path)
+
+
+@pytest.mark.parametrize(
+    "leftover",
+    ["metadata_20261125_120000.json", "metadata_v_20261125_120000.json", "20261125_120000"],
+)
+def test_a_leftover_file_is_never_reused(tmp_path: Path, leftover: str) -> None:
+    """A metadata file (either naming) or a folder that could pair with the id: skip it."""
+    (tmp_path / leftover).write_text('{"keep": true}')
+    version_id, folder = claim_version(tmp_path, now=NOW)
+    assert version_id == "20261125_120000_2" and folder.name == "v_20261125_120000_2"
+    assert json.loads((tmp_path / leftover).read_text()) == {"keep": True}
 
 
 def test_create_is_exclusive_and_update_keeps_unknown_fields(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from ftui.train import commands
 from ftui.train.engine import RunResult
-from ftui.train.spec import RunSpec
+from ftui.train.spec import RunSpec, SpecError
 
 from .conftest import TrainedRun
 
@@ -49,7 +49,7 @@ def test_train_command_trains_and_prints_the_version_id(
     out, err = capsys.readouterr()
     assert code == commands.EXIT_COMPLETED
     version_id = out.strip().splitlines()[-1]
-    assert (root / version_id / "adapter_model.safetensors").is_file()
+    assert (root / f"v_{version_id}" / "adapter_model.safetensors").is_file()
     assert "step 6/6" in err and "epoch 1: saved checkpoint-6" in err
 
 
@@ -77,13 +77,13 @@ def test_retrain_command_child_has_rank_16(
     child = capsys.readouterr().out.strip().splitlines()[-1]
     meta = json.loads((trained.root / f"metadata_{child}.json").read_text())
     assert meta["parent"]["version_id"] == trained.result.version_id
-    assert read_adapter(trained.root / child / "adapter_model.safetensors").ranks == {16}
+    assert read_adapter(trained.root / f"v_{child}" / "adapter_model.safetensors").ranks == {16}
 
 
 def test_retrain_errors_exit_2(trained: TrainedRun, capsys: pytest.CaptureFixture[str]) -> None:
     root = str(trained.root)
     assert commands.run_retrain_command(parse("retrain", ["v_nope", "--root", root])) == 2
-    assert "no version v_nope" in capsys.readouterr().err
+    assert "no version 'v_nope'" in capsys.readouterr().err
     args = parse("retrain", [trained.result.version_id, "--root", root, "--from-checkpoint", "999"])
     assert commands.run_retrain_command(args) == 2
     assert (
@@ -93,6 +93,21 @@ def test_retrain_errors_exit_2(trained: TrainedRun, capsys: pytest.CaptureFixtur
         "retrain", [trained.result.version_id, "--root", root, "--continue", "--set", "r=16"]
     )
     assert commands.run_retrain_command(args) == 2
+
+
+def test_retrain_names_a_version_with_or_without_v_and_a_checkpoint(trained: TrainedRun) -> None:
+    """`<id>`, `v_<id>`, `<id>:6`, `v_<id>:checkpoint-6`: one resolver for every name."""
+    from ftui.train.retrain import spec_for_retrain
+
+    vid = trained.result.version_id
+    for name in (vid, f"v_{vid}"):
+        spec = spec_for_retrain(trained.root, name)
+        assert (spec.parent, spec.parent_checkpoint) == (vid, None)
+    for name in (f"{vid}:6", f"v_{vid}:checkpoint-6"):
+        spec = spec_for_retrain(trained.root, name)
+        assert (spec.parent, spec.parent_checkpoint) == (vid, "checkpoint-6")
+    with pytest.raises(SpecError, match="names checkpoint-6 but --from-checkpoint 12"):
+        spec_for_retrain(trained.root, f"{vid}:6", checkpoint="12")
 
 
 @pytest.mark.parametrize(("status", "code"), [("completed", 0), ("failed", 1), ("cancelled", 130)])
@@ -123,7 +138,7 @@ def test_ctrl_c_cancels_cooperatively(small_data: tuple[Path, Path], tmp_path: P
     version_id = out.strip().splitlines()[-1]
     meta = json.loads((root / f"metadata_{version_id}.json").read_text())
     assert meta["status"] == "cancelled"
-    assert (root / version_id / "checkpoint-6").is_dir()
+    assert (root / f"v_{version_id}" / "checkpoint-6").is_dir()
 
 
 def test_under_torchrun_only_the_main_process_writes(
@@ -149,5 +164,5 @@ def test_under_torchrun_only_the_main_process_writes(
     meta = json.loads((root / f"metadata_{ids[0]}.json").read_text())
     assert meta["status"] == "completed"
     assert [e["checkpoint"] for e in meta["epochs"]] == ["checkpoint-3"]  # 48 / (8 x 2 ranks)
-    events = (root / ids[0] / "events.jsonl").read_text().splitlines()
+    events = (root / f"v_{ids[0]}" / "events.jsonl").read_text().splitlines()
     assert sum('"kind": "started"' in line for line in events) == 1

@@ -26,6 +26,7 @@ from ftui.train.events import (
     Started,
     parse_event_lines,
 )
+from ftui.train.paths import resolve_ref
 from ftui.train.retrain import spec_for_retrain
 from ftui.train.spec import RunSpec
 
@@ -49,8 +50,10 @@ def logged_events(folder: Path) -> list[Event]:
 
 def test_completed_version_has_checkpoints_history_and_metadata(trained: TrainedRun) -> None:
     result, root = trained.result, trained.root
-    folder = root / result.version_id
+    folder = root / f"v_{result.version_id}"  # the tutorial's naming: v_<id>/, metadata_<id>.json
     assert result.path == folder and result.error is None
+    assert not result.version_id.startswith("v_")
+    assert metadata_path(root, result.version_id).is_file()
     for name in ("adapter_model.safetensors", "adapter_config.json", "trainer_state.json"):
         assert (folder / name).is_file(), name
     assert not list(root.rglob("training_args.json"))  # settings live in the metadata
@@ -82,8 +85,26 @@ def test_completed_version_has_checkpoints_history_and_metadata(trained: Trained
     assert any("loss" in row for row in state["log_history"])
     assert any("eval_loss" in row for row in state["log_history"])
     adapter_config = json.loads((folder / "adapter_config.json").read_text())
-    assert adapter_config["base_model_name_or_path"] == "ftui:tiny-gpt2"
+    assert adapter_config["base_model_name_or_path"] == str(resolve_ref("ftui:tiny-gpt2"))
     assert check_root(root).exit_code == 0
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_a_version_loads_back_the_way_the_tutorial_loads_one(trained: TrainedRun) -> None:
+    """`AutoModelForCausalLM.from_pretrained(version_folder)`, offline, with the LoRA
+    weights merged in; every checkpoint too."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    folder = trained.result.path
+    for where in (folder, *sorted(folder.glob("checkpoint-*"))):
+        model = AutoModelForCausalLM.from_pretrained(str(where), local_files_only=True)
+        assert type(model).__name__ == "GPT2LMHeadModel"
+        state = load_file(str(where / "adapter_model.safetensors"))
+        (b_key,) = [k for k in state if k.endswith("h.0.attn.c_attn.lora_B.weight")]
+        assert torch.count_nonzero(state[b_key]) > 0  # the adapter changed something
+        assert any("lora_A" in name for name, _ in model.named_parameters())
 
 
 def test_events_reach_the_callback_and_the_log_file(trained: TrainedRun) -> None:

@@ -1,4 +1,5 @@
-"""The run view: live log, progress with ETA and the loss plot growing point by point.
+"""The run view: live log, progress with ETA, the loss plot growing point by point and,
+beside it, the metrics a GPU user watches (step time, throughput, lr, grad norm, memory).
 
 It shows a `RunState` the app keeps (so it can be closed and reopened); the app calls
 `show_event()` as each event arrives. `x` cancels a run this app started, after asking
@@ -19,10 +20,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, RichLog, Static
 
 from ftui.store import safe_text
-from ftui.train.events import EpochSaved, Event, LogLine, LossPoint, Progress, Started
+from ftui.train.events import EpochSaved, Event, LogLine, LossPoint, Metrics, Progress, Started
 
 from ..run_state import MAX_LOG_LINES, RunState
 from ..widgets.loss_plot import LossPlot
+from ..widgets.run_metrics import RunMetrics
 from .confirm import StrictConfirmScreen
 
 if TYPE_CHECKING:
@@ -50,7 +52,9 @@ class RunScreen(Screen[None]):
         with Horizontal(id="run-progress-row"):
             yield ProgressBar(total=None, show_eta=False, id="run-progress")
             yield Static(id="run-eta")
-        yield LossPlot("loss (live)", id="run-plot")
+        with Horizontal(id="run-middle"):
+            yield LossPlot("loss (live)", id="run-plot")
+            yield RunMetrics(id="run-metrics")
         yield RichLog(id="run-log", max_lines=MAX_LOG_LINES, wrap=True, markup=False)
         yield Footer()
 
@@ -80,6 +84,7 @@ class RunScreen(Screen[None]):
         self.write_new_lines()
         self.update_head()
         self.update_progress()
+        self.query_one(RunMetrics).show(state.metrics)
 
     def write_new_lines(self) -> None:
         log = self.query_one(RichLog)
@@ -121,6 +126,8 @@ class RunScreen(Screen[None]):
                 self.update_head()
         elif isinstance(event, Progress):
             self.update_progress()
+        elif isinstance(event, Metrics):
+            self.query_one(RunMetrics).show(event)
         elif isinstance(event, LossPoint):
             self.query_one(LossPlot).add_point(event.split, event.step, event.loss)
         elif isinstance(event, EpochSaved):

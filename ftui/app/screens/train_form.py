@@ -40,8 +40,9 @@ class TrainFormScreen(Screen[RunSpec | None]):
     BINDINGS = [
         Binding("ctrl+s", "start", "Start run"),
         Binding("escape", "cancel", "Cancel"),
-        Binding("down", "app.focus_next", "Next field", show=False),
-        Binding("up", "app.focus_previous", "Previous field", show=False),
+        # priority: the scrolling field list would otherwise take up/down to scroll
+        Binding("down", "app.focus_next", "Next field", show=False, priority=True),
+        Binding("up", "app.focus_previous", "Previous field", show=False, priority=True),
     ]
 
     def __init__(self, spec: RunSpec, parent: RunSpec | None = None, title: str = "") -> None:

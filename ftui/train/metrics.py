@@ -1,0 +1,171 @@
+"""Training metrics a GPU user watches: how they are sampled and how they read.
+
+`MetricsMeter` turns step ends (a clock reading and a step number) into `Metrics` events
+about once a second: step time and throughput averaged since the previous sample, the
+Trainer's latest logged learning rate and grad norm, and whatever the hardware probe
+reports (GPU memory, utilisation). Everything on the per-step path is a comparison; the
+rest runs at most once per `interval`. `metric_rows`/`metric_line` format an event for
+the run view and the terminal. No torch here (see `gpu.py` for the probe).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from ftui.store import human_size
+
+from .events import Metrics
+
+# A probe returns (peak allocated bytes, peak reserved bytes, utilisation %), None if unknown.
+HardwareSample = tuple[int | None, int | None, float | None]
+Probe = Callable[[], HardwareSample]
+
+METRICS_INTERVAL_S = 1.0
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+class MetricsMeter:
+    """Samples `Metrics` from step ends; `samples_per_step` counts every process."""
+
+    def __init__(
+        self,
+        samples_per_step: int,
+        tokens_per_sample: float | None = None,
+        probe: Probe | None = None,
+        interval: float = METRICS_INTERVAL_S,
+    ) -> None:
+        self.samples_per_step = max(1, samples_per_step)
+        self.tokens_per_sample = tokens_per_sample
+        self.probe = probe
+        self.interval = interval
+        self.learning_rate: float | None = None
+        self.grad_norm: float | None = None
+        self._last_time: float | None = None
+        self._last_step = 0
+        self._probe_failed = False
+
+    def begin(self, now: float, step: int) -> None:
+        self._last_time, self._last_step = now, step
+
+    def logged(self, logs: dict[str, Any]) -> None:
+        """The Trainer's log dict: keep its learning rate and grad norm."""
+        rate = _finite(logs.get("learning_rate"))
+        if rate is not None:
+            self.learning_rate = rate
+        norm = _finite(logs.get("grad_norm"))
+        if norm is not None:
+            self.grad_norm = norm
+
+    def due(self, now: float, final: bool = False) -> bool:
+        return self._last_time is not None and (final or now - self._last_time >= self.interval)
+
+    def sample(self, now: float, step: int) -> Metrics:
+        """The metrics since the previous sample (call when `due`)."""
+        step_time = samples = tokens = None
+        steps = step - self._last_step
+        elapsed = now - (self._last_time if self._last_time is not None else now)
+        if steps > 0 and elapsed > 0:
+            step_time = elapsed / steps
+            samples = steps * self.samples_per_step / elapsed
+            if self.tokens_per_sample is not None:
+                tokens = samples * self.tokens_per_sample
+        self._last_time, self._last_step = now, step
+        allocated = reserved = utilisation = None
+        if self.probe is not None and not self._probe_failed:
+            try:
+                allocated, reserved, utilisation = self.probe()
+            except Exception:  # noqa: BLE001 - a driver hiccup must not stop training
+                self._probe_failed = True
+        return Metrics(
+            step=step,
+            step_time_s=step_time,
+            samples_per_s=samples,
+            tokens_per_s=tokens,
+            learning_rate=self.learning_rate,
+            grad_norm=self.grad_norm,
+            gpu_mem_allocated=allocated,
+            gpu_mem_reserved=reserved,
+            gpu_util=utilisation,
+        )
+
+
+# -- reading them ----------------------------------------------------------------------
+
+
+def _rate(value: float) -> str:
+    if value >= 10_000:
+        return f"{value / 1000:,.1f}k"
+    return f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
+
+
+def _seconds(value: float) -> str:
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    return f"{value:.2f} s"
+
+
+def _number(value: Any) -> float | None:
+    """A finite number from an event field (the log file is untrusted: NaN parses too)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def metric_rows(metrics: Metrics | None) -> list[tuple[str, str]]:
+    """(label, value) for every metric known; GPU rows only when a GPU reported them."""
+    if metrics is None:
+        return []
+    rows: list[tuple[str, str]] = []
+
+    def add(label: str, value: Any, form: Callable[[float], str]) -> None:
+        number = _number(value)
+        if number is not None and number >= 0:
+            rows.append((label, form(number)))
+
+    add("step time", metrics.step_time_s, _seconds)
+    add("samples/s", metrics.samples_per_s, _rate)
+    add("tokens/s", metrics.tokens_per_s, _rate)
+    add("learning rate", metrics.learning_rate, lambda v: f"{v:.3g}" if v >= 0.01 else f"{v:.2e}")
+    add("grad norm", metrics.grad_norm, lambda v: f"{v:.3g}")
+    add("GPU peak alloc", metrics.gpu_mem_allocated, human_size)
+    add("GPU peak resv", metrics.gpu_mem_reserved, human_size)
+    add("GPU util", metrics.gpu_util, lambda v: f"{v:.0f}%")
+    return rows
+
+
+SHORT = {
+    "step time": "",
+    "samples/s": " samples/s",
+    "tokens/s": " tok/s",
+    "learning rate": "lr ",
+    "grad norm": "grad norm ",
+    "GPU peak alloc": "GPU mem ",
+    "GPU peak resv": "",
+    "GPU util": "util ",
+}
+
+
+def metric_line(metrics: Metrics | None) -> str:
+    """One compact line for a terminal: `0.21 s/step · 38.1 samples/s · lr 0.0002 · …`."""
+    parts: list[str] = []
+    rows = dict(metric_rows(metrics))
+    for label, value in rows.items():
+        if label == "step time":
+            parts.append(f"{value}/step")
+        elif label in ("samples/s", "tokens/s"):
+            parts.append(f"{value}{SHORT[label]}")
+        elif label == "GPU peak alloc":
+            reserved = rows.get("GPU peak resv")
+            parts.append(f"GPU mem {value}" + (f" ({reserved} reserved)" if reserved else ""))
+        elif label != "GPU peak resv":
+            parts.append(f"{SHORT[label]}{value}")
+    return " · ".join(parts)
