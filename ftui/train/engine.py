@@ -129,7 +129,7 @@ class _Run:
             self.heartbeat.stop()
         with contextlib.suppress(Exception):
             self._update(lambda r: self._finish_run(r, "failed", error=error))
-        self.sink.log(f"failed: {error}", "error")
+        # one Failed event, no log line saying the same: `ftui train` printed it twice
         self.sink.emit(Failed(version_id=self.version_id, error=error))
         return RunResult(self.version_id, self.path, "failed", error)
 
@@ -187,9 +187,11 @@ class _Run:
         with hf_env.route_library_logs(self.sink.log if self.route_logs else None):
             try:
                 prepared = self._prepare(spec)
-            except (SpecError, DataError) as exc:
-                return self.fail(str(exc))
             except Exception as exc:  # noqa: BLE001 - a bad adapter, a library error...
+                if self.stop is not None and self.stop.is_set():
+                    return self.cancelled(None, None)  # cancelled while loading: not a failure
+                if isinstance(exc, SpecError | DataError):
+                    return self.fail(str(exc))
                 return self.fail(describe_error(exc))
             if self.stop is not None and self.stop.is_set():
                 return self.cancelled(None, None)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ftui.cli import main
 from ftui.store.check import check_root
 
@@ -87,3 +89,16 @@ def test_check_does_not_import_the_training_stack() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=REPO, check=False)  # fmt: skip
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("flag", ["--json", "--strict", "--no-ui"])
+def test_check_flags_without_check_are_an_error(
+    flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ftui --json DIR` used to open the interactive app; now it says what is missing."""
+    from ftui.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main([flag, str(tmp_path)])
+    assert stop.value.code == 2
+    assert f"{flag} only goes with --check" in capsys.readouterr().err
