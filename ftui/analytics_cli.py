@@ -51,10 +51,11 @@ class NameError_(Exception):  # noqa: N801 - not the builtin
 def resolve(root: Path, name: str) -> Any:
     """The `Side` a user's name means: `ID`, `v_ID`, `ID:checkpoint-N` or `ID:N`."""
     from ftui.store import RootError, scan, side_for
+    from ftui.store.aliases import load_aliases
     from ftui.store.naming import UnknownVersion, resolve_version
 
     try:
-        resolved = resolve_version(scan(root), name)
+        resolved = resolve_version(scan(root), name, aliases=load_aliases(root))
     except RootError as exc:
         raise NameError_(str(exc)) from None
     except UnknownVersion as exc:

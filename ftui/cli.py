@@ -4,11 +4,13 @@ ftui [DIR]                      browse the versions in DIR (default ./model_vers
 ftui --check [DIR] [--json]     check DIR with no terminal; exit 0 healthy, 1 damaged, 2 unusable
 ftui train [...]                start a training run (see `ftui train --help`)
 ftui retrain VERSION [...]      retrain a version with the same or changed settings
+ftui du|prune|alias|path|export  disk use, cleanup, aliases, folders, export (see --help)
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -48,6 +50,11 @@ SUBCOMMANDS: dict[str, str] = {
     "retrain": "ftui.train.commands:main",
     "inspect": "ftui.analytics_cli:main",
     "compare": "ftui.analytics_cli:main",
+    "du": "ftui.commands.du:main",
+    "alias": "ftui.commands.alias:main",
+    "path": "ftui.commands.path:main",
+    "prune": "ftui.commands.prune:main",
+    "export": "ftui.commands.export:main",
 }
 
 
@@ -97,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{flag} only goes with --check (ftui --check {flag} DIR)")
     if args.check:
         return _check_main(root, args.json, with_app=not args.no_ui, strict=args.strict)
+    # Starting the app allocates some 200,000 long-lived objects; collecting garbage
+    # while they are being made only delays the first frame. The app turns collection
+    # back on (with the start-up objects frozen) once that frame is out.
+    gc.disable()
     from ftui.app.main import run_app
 
     return run_app(root)

@@ -9,7 +9,8 @@ own, like `run_state.py`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -37,6 +38,8 @@ class BrowserState:
     flat: bool = False  # every version at the top level, in sort order, ignoring lineage
     marked: tuple[Key, ...] = ()  # at most two: A and B of a comparison
     selected: Key | None = None
+    sizes: Mapping[str, int] = field(default_factory=dict)  # version id -> bytes on disk
+    disk_total: int | None = None  # the root's bytes, once measured
 
     # ------------------------------------------------------------ derived views
 
@@ -50,7 +53,7 @@ class BrowserState:
         versions: list[Version] = list(self.versions)
         if self.query is not None:
             versions = self.query.filter(versions)
-        return sort_versions(versions, self.sort_key, self.reverse)
+        return sort_versions(versions, self.sort_key, self.reverse, sizes=self.sizes)
 
     def forest(self) -> tuple[list[Version], dict[str, list[Version]]]:
         """Top-level rows and the children of each id (none in the flat view)."""
@@ -62,6 +65,9 @@ class BrowserState:
     def rows_key(self) -> tuple[object, ...]:
         """What the tree's rows depend on: equal keys mean the same rows in the same order."""
         return (id(self.versions), self.query, self.sort_key, self.reverse, self.flat)
+
+    def with_sizes(self, sizes: Mapping[str, int], total: int) -> BrowserState:
+        return replace(self, sizes=dict(sizes), disk_total=total)
 
     @property
     def sort_label(self) -> str:

@@ -7,6 +7,7 @@ never through markup, so `[bold]` or an escape sequence in a run name shows lite
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -146,16 +147,30 @@ def version_label(version: Version, marked: bool = False, sort_key: str = "time"
     label.append("●" if marked else " ", style="bold")
     label.append(STATUS_SYMBOL[version.status] + " ", style=STATUS_STYLE[version.status])
     label.append(safe_text(version.id))
+    label.append_text(alias_text(a for a, t in version.aliases.items() if t is None))
     label.append(f" {version.lora.short()}", style="cyan")
     kind, loss = row_loss(version, sort_key)
     label.append(f" {kind} {fmt_row_loss(loss)}")
     return label
 
 
-def checkpoint_label(checkpoint: Checkpoint, marked: bool = False) -> Text:
+def alias_text(aliases: Iterable[str]) -> Text:
+    """` @prod @staging` after a row's name (empty when there are none)."""
+    names = sorted(aliases)
+    return (
+        Text(" " + " ".join(f"@{safe_text(n)}" for n in names), style="bold magenta")
+        if names
+        else Text()
+    )
+
+
+def checkpoint_label(
+    checkpoint: Checkpoint, marked: bool = False, aliases: Iterable[str] = ()
+) -> Text:
     label = Text()
     label.append("● " if marked else "  ", style="bold")
     label.append(safe_text(checkpoint.label), style="dim")
+    label.append_text(alias_text(aliases))
     if checkpoint.eval_loss is not None:
         label.append(f" eval {fmt_row_loss(checkpoint.eval_loss)}")
     elif checkpoint.train_loss is not None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from ftui.store import (
     Comparison,
     LossHistory,
+    RootError,
     Version,
     compare,
     iter_versions,
@@ -24,8 +25,9 @@ from ftui.store import (
     side_for,
     walk_files,
 )
-from ftui.store.history import load_checkpoint_history, with_history_metrics
+from ftui.store.history import load_selection_history, with_history_metrics
 from ftui.store.jsonio import ReadError
+from ftui.store.sizes import version_breakdown
 
 from .messages import ComparisonData, DetailsData
 
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 from .selection import Selection
 
 FIRST_BATCH_S = 0.15  # show what has been read after this long, then the rest at the end
+FIRST_SCREEN_BUDGET_S = 0.2  # at most this long reading the first screenful before a frame
 MAX_FILES_SHOWN = 200
 
 
@@ -53,6 +56,25 @@ def scan_batches(root: Path, stop: threading.Event) -> Iterator[tuple[list[Versi
             sent_early = True
             yield list(versions), False
     yield versions, True
+
+
+def first_screenful(
+    root: Path, rows: int, budget_s: float = FIRST_SCREEN_BUDGET_S
+) -> list[Version]:
+    """The first `rows` versions in scan order (newest ids first), or what could be read
+    in `budget_s`: few enough to read before the first frame, so that frame already
+    lists them while a worker reads the rest. Empty when the root is unusable (the
+    worker's full scan reports why)."""
+    versions: list[Version] = []
+    started = time.monotonic()
+    try:
+        for version in iter_versions(root):
+            versions.append(version)
+            if len(versions) >= rows or time.monotonic() - started > budget_s:
+                break
+    except RootError:
+        return []
+    return versions
 
 
 def fill_metrics(versions: list[Version], stop: threading.Event) -> dict[str, Version]:
@@ -104,6 +126,7 @@ def load_details(selection: Selection) -> DetailsData:
         total_size=total,
         more_files=len(entries) > MAX_FILES_SHOWN,
         adapter=adapter,
+        breakdown=version_breakdown(version),
     )
 
 
@@ -125,8 +148,4 @@ def load_updates(comparison: Comparison) -> list[UpdateStats]:
 
 def history_of(selection: Selection) -> LossHistory:
     """A checkpoint's own history (up to its step), else the version's."""
-    if selection.checkpoint is not None:
-        history = load_checkpoint_history(selection.checkpoint.path)
-        if not history.is_empty:
-            return history
-    return load_history(selection.version)[0]
+    return load_selection_history(selection.version, selection.checkpoint)

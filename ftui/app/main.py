@@ -1,7 +1,13 @@
-"""The ftui Textual app and `run_app`, the entry point `ftui [DIR]` calls."""
+"""The ftui Textual app and `run_app`, the entry point `ftui [DIR]` calls.
+
+Only what the first screen needs is imported up front (the browser); the run view, the
+forms, help and the training events are imported where they are first used, so the
+tree is on screen sooner (bench/bench_app.py measures it).
+"""
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,22 +18,21 @@ from textual.binding import Binding
 from textual.worker import Worker
 
 from ftui.store import Status, safe_text
-from ftui.train.events import Event, Progress
 
 from .commands import ActionsProvider
 from .messages import RunEnded, RunEventMessage, RunProgress
-from .run_state import RunState, follow_events
 from .screens.browser import POLL_INTERVAL_S, BrowserScreen
-from .screens.confirm import StrictConfirmScreen
-from .screens.help import HelpScreen, key_label
-from .screens.run import RunScreen
-from .screens.train_form import TrainFormScreen
-from .selection import Selection
+from .screens.help import key_label
 from .typeahead import Typeahead
 from .workers import WorkerFailures, start
 
 if TYPE_CHECKING:
+    from ftui.train.events import Event
     from ftui.train.spec import RunSpec
+
+    from .run_state import RunState
+    from .screens.run import RunScreen
+    from .selection import Selection
 
 
 class FtuiApp(WorkerFailures, App[int]):
@@ -49,9 +54,25 @@ class FtuiApp(WorkerFailures, App[int]):
         self.run_state: RunState | None = None
         self.run_token = 0
         self.typeahead = Typeahead()
+        self.first_frame_shown = False
 
-    def on_mount(self) -> None:
-        self.push_screen(BrowserScreen(self.root, poll_interval=self.poll_interval))
+    def get_default_screen(self) -> BrowserScreen:
+        """The browser is the first screen (drawn in the app's first frame)."""
+        return BrowserScreen(self.root, poll_interval=self.poll_interval)
+
+    def on_ready(self) -> None:
+        """Textual's Ready: the first frame is being drawn. Once it is out, the browser
+        reads the rest of the folder and fills in the details (bench/bench_app.py)."""
+        self.call_after_refresh(self._first_frame_out)
+
+    def _first_frame_out(self) -> None:
+        self.first_frame_shown = True
+        if not gc.isenabled():  # `ftui` turned it off for start-up (cli.py)
+            gc.freeze()  # what start-up made lives as long as the app: never scan it again
+            gc.enable()
+        for screen in self.screen_stack:
+            if isinstance(screen, BrowserScreen) and screen.is_mounted:
+                screen.first_frame_out()
 
     async def on_event(self, event: events.Event) -> None:
         """Keys for a screen that is not ready yet wait for it (see typeahead.py)."""
@@ -87,6 +108,8 @@ class FtuiApp(WorkerFailures, App[int]):
         return [(" ".join(keys), description) for keys, description in by_action.values()]
 
     def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         title = type(self.screen).__name__.removesuffix("Screen").lower()
@@ -101,6 +124,8 @@ class FtuiApp(WorkerFailures, App[int]):
     def open_train_form(self, selection: Selection | None) -> None:
         """`t` (selection None): a new run from the defaults; `R`: from the selection."""
         from ftui.train.spec import RunSpec
+
+        from .screens.train_form import TrainFormScreen
 
         if selection is None:
             form = TrainFormScreen(RunSpec.defaults(self.root))
@@ -144,6 +169,8 @@ class FtuiApp(WorkerFailures, App[int]):
         if self.run_state is not None and self.run_state.active and not self.run_state.following:
             self.notify("a run is already in progress (w shows it)", severity="warning")
             return
+        from .run_state import RunState
+
         self.stop_following()
         self.run_token += 1
         title = f"new run from {spec.parent}" if spec.parent else "new run"
@@ -154,6 +181,8 @@ class FtuiApp(WorkerFailures, App[int]):
 
     def train(self, state: RunState, spec: RunSpec) -> None:
         """Calls the engine (the only place torch & co. get imported) and relays events."""
+        from ftui.train.events import Progress
+
         token = state.token
 
         def on_event(event: Event) -> None:
@@ -184,6 +213,8 @@ class FtuiApp(WorkerFailures, App[int]):
                     "no run in progress: select a running version to follow it", severity="warning"
                 )
             return
+        from .run_state import RunState
+
         self.run_token += 1
         version = selection.version
         state = RunState(
@@ -200,6 +231,10 @@ class FtuiApp(WorkerFailures, App[int]):
     def follow(self, state: RunState, folder: Path) -> None:
         """Relay the events of a run started elsewhere; raises on a log that is a FIFO,
         a device or unreadable (the failure handler then ends the follow)."""
+        from ftui.train.events import Progress
+
+        from .run_state import follow_events
+
         for batch in follow_events(folder, state.stop):
             for event in batch:
                 message = RunProgress if isinstance(event, Progress) else RunEventMessage
@@ -218,6 +253,8 @@ class FtuiApp(WorkerFailures, App[int]):
             self.post_message(RunEnded(state.token, "failed", None, text))
 
     def show_run(self, state: RunState) -> None:
+        from .screens.run import RunScreen
+
         if isinstance(self.screen, RunScreen) and self.screen.state is state:
             return
         if isinstance(self.screen, RunScreen):
@@ -236,6 +273,8 @@ class FtuiApp(WorkerFailures, App[int]):
             self.run_state.stop.set()
 
     def _run_view(self, token: int) -> RunScreen | None:
+        from .screens.run import RunScreen
+
         screen = self.screen
         if isinstance(screen, RunScreen) and screen.state.token == token:
             return screen
@@ -293,6 +332,8 @@ class FtuiApp(WorkerFailures, App[int]):
             self.stop_following()
             self.exit(0)
             return
+        from .screens.confirm import StrictConfirmScreen
+
         if isinstance(self.screen, StrictConfirmScreen):
             return
 

@@ -58,6 +58,7 @@ class DetailsData:
     total_size: int = 0
     more_files: bool = False
     adapter: Any = None  # AdapterInfo of the checkpoint (or version)
+    breakdown: Any = None  # the version's SizeBreakdown (adapter, checkpoints, state…)
 
 
 class DetailsLoaded(Message):

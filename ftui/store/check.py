@@ -77,16 +77,29 @@ def is_local_path(reference: str) -> bool:
     return reference.startswith(("/", "./", "../", "~")) or reference in (".", "..")
 
 
+def base_model_candidates(version: Version, reference: str) -> list[Path]:
+    """Where a local base model reference may be, in order. A relative path is resolved
+    the way the tutorial's script saw it: from the folder that holds the root
+    (`./tiny-gpt2` beside `./model_versions`), then from the root itself."""
+    path = Path(os.path.expanduser(reference))
+    if path.is_absolute():
+        return [path]
+    root = version.metadata_path.parent if version.metadata_path else version.path.parent
+    return [root.parent / path, root / path]
+
+
 def base_model_problem(version: Version) -> Problem | None:
     reference = version.base_model
     if not reference or not is_local_path(reference):
         return None
-    path = Path(os.path.expanduser(reference))
-    if not path.is_absolute():
-        path = version.path.parent / path
-    if not path.exists():
+    candidates = base_model_candidates(version, reference)
+    if not any(path.exists() for path in candidates):
         label = version.metadata_path.name if version.metadata_path else version.id
-        return Problem(label, f"base model path {one_line(reference, 120)} does not exist")
+        where = ""
+        if len(candidates) > 1:
+            root = candidates[1].parent
+            where = f" (looked beside {one_line(root.name, 60)}/ and inside it)"
+        return Problem(label, f"base model path {one_line(reference, 120)} does not exist{where}")
     return None
 
 
@@ -195,11 +208,19 @@ def _loss(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+def weights_label(version: Version) -> str:
+    """`r8/a16` for an adapter; `merged` for a full model; `pickle` for an unread
+    adapter_model.bin."""
+    if version.kind in ("merged", "pickle") and version.lora.r is None:
+        return version.kind
+    return version.lora.short()
+
+
 def format_line(item: CheckedVersion) -> str:
     v = item.version
     line = (
         f"{one_line(v.id, 40):<22} {item.status.value:<11} "
-        f"{one_line(v.base_model or '?', 30):<16} {one_line(v.lora.short(), 20):<9} "
+        f"{one_line(v.base_model or '?', 30):<16} {one_line(weights_label(v), 20):<9} "
         f"loss {_loss(item.final_loss)}"
     )
     if item.problems:
@@ -229,7 +250,7 @@ def format_report(report: CheckReport) -> list[str]:
     if report.strict and report.exit_code == EXIT_DAMAGED and not damaged:
         summary += " (--strict: failing)"
     if not report.versions:
-        summary += f" (no versions found in {one_line(str(report.root), 200)})"
+        summary = f"no versions in {one_line(str(report.root), 200)}: nothing to check"
     if report.extra_problems:
         summary += f", {len(report.extra_problems)} app problem(s)"
     lines.append(summary)
@@ -248,6 +269,7 @@ def report_json(report: CheckReport) -> dict[str, Any]:
                 "id": item.version.id,
                 "status": item.status.value,
                 "layout": item.version.layout.value,
+                "kind": item.version.kind,
                 "base_model": item.version.base_model,
                 "r": item.version.lora.r,
                 "lora_alpha": _finite(item.version.lora.alpha),

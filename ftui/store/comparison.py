@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .folder_weights import ADAPTER_CONFIG, ADAPTER_WEIGHTS
 from .jsonio import ReadError, read_json_object
-from .model import AdapterInfo, Checkpoint, LoraModule, Version
+from .model import AdapterInfo, Checkpoint, LoraModule, Metrics, Version
 from .safetensors_header import read_adapter
-from .scanner import ADAPTER_CONFIG, ADAPTER_WEIGHTS
 
 # Metadata that is not a setting: identity, bookkeeping, results and labels. Results are
 # compared through the loss curves and `metric_pairs`, not as settings.
@@ -136,12 +136,31 @@ def settings_of(side: Side) -> dict[str, Any]:
 def metric_pairs(comparison: Comparison) -> list[tuple[str, float | None, float | None]]:
     """(name, A, B) for the summary losses either side knows, for a results line."""
     pairs = []
+    metrics_a, metrics_b = side_metrics(comparison.a), side_metrics(comparison.b)
     for name in ("final_train_loss", "final_eval_loss", "best_eval_loss"):
-        a = getattr(comparison.a.version.metrics, name)
-        b = getattr(comparison.b.version.metrics, name)
+        a = getattr(metrics_a, name)
+        b = getattr(metrics_b, name)
         if a is not None or b is not None:
             pairs.append((name, a, b))
     return pairs
+
+
+def side_metrics(side: Side) -> Metrics:
+    """A side's own losses: a checkpoint's are its train and eval loss at its step (and the
+    best eval loss of the checkpoints up to it), never the whole version's."""
+    checkpoint = side.checkpoint
+    if checkpoint is None:
+        return side.version.metrics
+    seen = [
+        c for c in side.version.checkpoints if c.step <= checkpoint.step and c.eval_loss is not None
+    ]
+    best = min(seen, key=lambda c: c.eval_loss or 0.0) if seen else None
+    return Metrics(
+        final_train_loss=checkpoint.train_loss,
+        final_eval_loss=checkpoint.eval_loss,
+        best_eval_loss=best.eval_loss if best else None,
+        best_epoch=best.epoch if best else None,
+    )
 
 
 def diff_modules(a: AdapterInfo | None, b: AdapterInfo | None) -> tuple[ModuleDiff, ...]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .ids import id_problem
 from .model import Checkpoint, Version
+from .sizes import tree_bytes
 
 MAX_LISTED_FILES = 10_000  # a folder with more is summarised, not listed
 _CHECKPOINT_NAME = re.compile(r"^checkpoint-\d+$")
@@ -118,6 +119,14 @@ def removal_targets(
     problem = id_problem(version.id)
     if problem is not None:
         raise Refused(f"{version.id!r} is not a usable version id ({problem}): not deleted")
+    named = checkpoint.name if checkpoint is not None else None
+    aliases = sorted(a for a, t in version.aliases.items() if named is None or t == named)
+    if aliases:
+        what = f"{version.id}:{named}" if named else version.id
+        raise Refused(
+            f"{what} is aliased as {', '.join(aliases)}: remove the alias first "
+            f"(ftui alias --rm {aliases[0]})"
+        )
     folder = version.path
     if id_problem(folder.name) is not None or os.path.realpath(folder.parent) != root_real:
         raise Refused(f"{folder} is not a folder directly inside the root {root_real}")
@@ -186,3 +195,86 @@ def human_size(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} TB"
+
+
+# -- pruning: parts of a version, each step leaving the version readable -----------------
+
+TRASH_PREFIX = ".ftui-pruning-"  # a checkpoint renamed out of sight before it is removed
+
+
+def _real_version_folder(version: Version, root: Path | None) -> Path:
+    """The version's folder after the same checks as deleting a checkpoint of it."""
+    root_path = Path(root) if root is not None else version_root(version)
+    root_real = os.path.realpath(root_path)
+    problem = id_problem(version.id)
+    if problem is not None:
+        raise Refused(f"{version.id!r} is not a usable version id ({problem})")
+    folder = version.path
+    if _kind(folder) == "link":
+        target = os.readlink(folder)
+        raise Refused(f"{folder.name}/ is a symbolic link to {target}: not followed, not pruned")
+    if _kind(folder) != "dir":
+        raise Refused(f"{folder} is not a folder")
+    if os.path.realpath(folder.parent) != root_real and os.path.realpath(folder) != root_real:
+        raise Refused(f"{folder} is not a folder directly inside the root {root_real}")
+    return folder
+
+
+def trash_checkpoint(version: Version, checkpoint: Checkpoint, root: Path | None = None) -> Path:
+    """Rename a checkpoint folder to a hidden name inside its version (one atomic step:
+    the version never shows a half-deleted checkpoint) and return the new path."""
+    folder = _real_version_folder(version, root)
+    path = checkpoint.path
+    if path.parent != folder or not _CHECKPOINT_NAME.match(path.name) or _kind(path) != "dir":
+        raise Refused(f"{path} is not a checkpoint folder of {version.id}")
+    trash = folder / f"{TRASH_PREFIX}{path.name}"
+    if _kind(trash) is not None:
+        purge_trash(version, root)
+    os.rename(path, trash)
+    return trash
+
+
+def purge_trash(version: Version, root: Path | None = None) -> int:
+    """Remove what an earlier (maybe interrupted) prune renamed out of sight; bytes freed."""
+    folder = _real_version_folder(version, root)
+    freed = 0
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(TRASH_PREFIX)]
+    except OSError:
+        return 0
+    for name in names:
+        path = folder / name
+        kind = _kind(path)
+        if kind == "dir":
+            freed += tree_bytes(path)
+            shutil.rmtree(path)
+        elif kind is not None:
+            freed += tree_bytes(path)
+            path.unlink(missing_ok=True)
+    return freed
+
+
+def remove_checkpoint_files(
+    version: Version, checkpoint: Checkpoint, names: list[str], root: Path | None = None
+) -> int:
+    """Unlink files directly inside one checkpoint (e.g. optimizer state); bytes freed.
+
+    Each name must be a plain file name; a link is removed as a link. Raises `Refused`.
+    """
+    folder = _real_version_folder(version, root)
+    path = checkpoint.path
+    if path.parent != folder or not _CHECKPOINT_NAME.match(path.name) or _kind(path) != "dir":
+        raise Refused(f"{path} is not a checkpoint folder of {version.id}")
+    freed = 0
+    for name in names:
+        if name in ("", ".", "..") or os.sep in name:
+            raise Refused(f"{name!r} is not a file name inside {path.name}")
+        target = path / name
+        kind = _kind(target)
+        if kind == "dir":
+            freed += tree_bytes(target)
+            shutil.rmtree(target)  # DeepSpeed's global_stepN/ state folder
+        elif kind is not None:
+            freed += tree_bytes(target)
+            target.unlink(missing_ok=True)
+    return freed

@@ -13,7 +13,7 @@ from pathlib import Path
 from .fields import as_float, as_int
 from .ids import is_valid_id
 from .jsonio import ReadError, read_json_object
-from .model import Metrics, Problem, Version
+from .model import Checkpoint, Metrics, Problem, Version
 
 TRAINER_STATE = "trainer_state.json"
 
@@ -122,6 +122,27 @@ def load_history(version: Version) -> tuple[LossHistory, list[Problem]]:
             name = version.metadata_path.name if version.metadata_path else "metadata"
             return parse_log_history(version.metadata[key], f"{name}:{key}"), problems
     return LossHistory(), problems
+
+
+def history_until(history: LossHistory, step: int) -> LossHistory:
+    """The part of `history` logged at or before `step` (what a checkpoint had seen)."""
+    return LossHistory(
+        tuple(p for p in history.train if p.step <= step),
+        tuple(p for p in history.eval if p.step <= step),
+        tuple(s for s in history.epoch_steps if s <= step),
+        history.source,
+    )
+
+
+def load_selection_history(version: Version, checkpoint: Checkpoint | None = None) -> LossHistory:
+    """The loss history of a version, or of one of its checkpoints: the checkpoint's own
+    trainer_state.json, else the version's history up to the checkpoint's step."""
+    if checkpoint is None:
+        return load_history(version)[0]
+    own = load_checkpoint_history(checkpoint.path)
+    if own.is_empty:
+        own = load_history(version)[0]
+    return history_until(own, checkpoint.step)
 
 
 def load_checkpoint_history(path: Path) -> LossHistory:

@@ -141,6 +141,17 @@ class Metrics:
 
 
 @dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a version, naming the file it is about."""
+
+    file: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.reason}" if self.file else self.reason
+
+
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     """A `checkpoint-<step>/` folder inside a version."""
 
@@ -150,6 +161,8 @@ class Checkpoint:
     epoch: float | None = None
     train_loss: float | None = None
     eval_loss: float | None = None
+    kind: str = "lora"  # see `Version.kind`
+    problems: tuple[Problem, ...] = ()  # also among its version's problems
 
     @property
     def label(self) -> str:
@@ -164,17 +177,6 @@ class Parent:
     version_id: str
     checkpoint: str | None = None
     mode: str = "fresh"  # "fresh": same settings from the base model; "continue": from its weights
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with a version, naming the file it is about."""
-
-    file: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.reason}" if self.file else self.reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +206,11 @@ class Version:
     adapter_config: Mapping[str, Any] = field(default_factory=_empty)
     metadata: Mapping[str, Any] = field(default_factory=_empty)
     problems: tuple[Problem, ...] = ()
+    # What its weights are: "lora" (an adapter), "merged" (a full model, no adapter),
+    # "pickle" (adapter_model.bin: never unpickled, so not read), "" (no weights found).
+    kind: str = "lora"
+    # aliases (root's aliases.json) naming this version -> None, or one of its checkpoints
+    aliases: Mapping[str, str | None] = field(default_factory=_empty)
 
     @property
     def final_loss(self) -> float | None:

@@ -6,6 +6,7 @@ A query is space-separated terms, all of which must match:
     r=16 alpha>=32     LoRA settings
     base=gpt2          substring of the base model (case-insensitive)
     status:failed      status; `tag:best` a tag; `parent:v_2026…` the parent id
+    alias:prod         the version an alias names
     lr                 anything else: a plain substring of id, base model, tags or notes
     "two words"        quotes keep spaces inside one term
 """
@@ -16,7 +17,7 @@ import math
 import operator
 import re
 import shlex
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from .model import Version
@@ -27,6 +28,7 @@ SORT_KEYS: dict[str, str] = {
     "eval_loss": "eval loss",
     "train_loss": "train loss",
     "name": "name",
+    "size": "largest first",
 }
 # Accepted by `sort_versions` but not offered: eval loss where there is one, else train.
 EXTRA_SORT_KEYS = ("final_loss",)
@@ -77,8 +79,9 @@ TEXT_FIELDS: dict[str, Callable[[Version], Iterable[str]]] = {
     "id": lambda v: name_variants(v.id),  # `20260415_143022` and `v_20260415_143022` alike
     "notes": lambda v: [v.notes],
     "layout": lambda v: [v.layout.value],
+    "alias": lambda v: v.aliases.keys(),
 }
-_EXACT_TEXT = frozenset({"status", "tag", "layout"})
+_EXACT_TEXT = frozenset({"status", "tag", "layout", "alias"})
 
 
 def _number(value: object) -> float | None:
@@ -151,6 +154,7 @@ def _plain_term(raw: str) -> Predicate:
             version.base_model or "",
             version.notes,
             *version.tags,
+            *version.aliases,
         )
         return any(needle in s.lower() for s in haystack)
 
@@ -185,9 +189,26 @@ def parse_query(text: str) -> Query:
     return Query(text, tuple(predicates))
 
 
-def sort_versions(versions: Iterable[Version], key: str, reverse: bool = False) -> list[Version]:
-    """Sort by one of `SORT_KEYS`; unknown values (e.g. no loss yet) always go last."""
+def sort_versions(
+    versions: Iterable[Version],
+    key: str,
+    reverse: bool = False,
+    sizes: Mapping[str, int] | None = None,
+) -> list[Version]:
+    """Sort by one of `SORT_KEYS`; unknown values (e.g. no loss yet) always go last.
+
+    `size` sorts by the bytes in `sizes` (version id -> bytes), largest first; versions
+    whose size is not known yet go last.
+    """
     items = list(versions)
+    if key == "size":
+        known_sizes = sizes or {}
+
+        def by_size(v: Version) -> tuple[int, int, str]:
+            size = known_sizes.get(v.id)
+            return (size is None, -(size or 0) if not reverse else (size or 0), v.id)
+
+        return sorted(items, key=by_size)
     if key == "time":
         return sorted(items, key=lambda v: (v.created or 0.0, v.id), reverse=not reverse)
     if key == "name":

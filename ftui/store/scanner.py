@@ -12,11 +12,12 @@ import os
 import re
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .aliases import aliases_by_version, frozen_aliases, load_aliases
 from .fields import (
     as_dict,
     as_float,
@@ -27,6 +28,19 @@ from .fields import (
     first,
     parse_time,
 )
+from .folder_weights import (
+    ADAPTER_CONFIG,
+    ADAPTER_WEIGHTS,
+    MERGED_INDEX,
+    MERGED_WEIGHTS,
+    NONE,
+    PICKLE_WEIGHTS,
+    check_ranks,
+    lora_settings,
+    read_config,
+    read_folder,
+    read_weights,
+)
 from .history import load_checkpoint_history
 from .ids import invalid_id_version, is_valid_id
 from .jsonio import ReadError, read_json_object
@@ -36,20 +50,28 @@ from .model import (
     AdapterInfo,
     Checkpoint,
     Layout,
-    LoraSettings,
     Metrics,
     Parent,
     Problem,
     Status,
     Version,
 )
-from .naming import PREFIX, folder_candidates, id_from_metadata_name, metadata_name, pick_folder
-from .safetensors_header import read_adapter
+from .naming import (
+    PREFIX,
+    folder_candidates,
+    folder_name,
+    id_from_metadata_name,
+    metadata_name,
+    name_variants,
+    pick_folder,
+    split_checkpoint,
+)
 
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
-ADAPTER_CONFIG = "adapter_config.json"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-_TRAINER_MARKERS = frozenset({ADAPTER_WEIGHTS, ADAPTER_CONFIG, "trainer_state.json"})
+_TRAINER_MARKERS = frozenset(
+    {ADAPTER_WEIGHTS, ADAPTER_CONFIG, "trainer_state.json", PICKLE_WEIGHTS, MERGED_WEIGHTS,
+     MERGED_INDEX}
+)  # fmt: skip
 _ROOT_MARKERS = _TRAINER_MARKERS  # a root holding these is itself one run
 
 
@@ -73,24 +95,41 @@ def scan(root: Path) -> list[Version]:
 
 
 def iter_versions(root: Path) -> Iterator[Version]:
-    """Yield versions as they are read (for incremental display).
+    """Yield versions as they are read (for incremental display), with their aliases."""
+    versions = _iter_versions(root)
+    aliases = load_aliases(root) if os.path.isdir(root) else {}
+    if not aliases:
+        yield from versions
+        return
+    targets = {split_checkpoint(t)[0] for t in aliases.values()}
+    for version in versions:
+        if not targets.isdisjoint(name_variants(version.id)):
+            named = aliases_by_version(aliases, [version]).get(version.id)
+            if named:
+                version = replace(version, aliases=frozen_aliases(named))
+        yield version
+
+
+def _iter_versions(root: Path) -> Iterator[Version]:
+    """Yield versions as they are read (for incremental display), newest id first.
 
     Each `metadata_<id>.json` is paired with its folder (`v_<id>/`, the tutorial's
     naming; `metadata_v_<stamp>.json` pairs with `v_<stamp>/` the same way), and a
     folder paired with metadata is never listed again as a plain Trainer folder.
+    Ids are timestamps, so the first versions read are, as a rule, the ones a
+    newest-first list shows at the top: a screen can show them before the rest of a
+    large folder has been read.
     """
-    metadata_ids: list[str] = []
-    folders: list[str] = []
-    names: set[str] = set()
-    for name, is_dir in _list_root(root):
-        names.add(name)
-        if is_dir:
-            folders.append(name)
-        else:
-            version_id = id_from_metadata_name(name)
-            if version_id is not None:
-                metadata_ids.append(version_id)
+    metadata_ids, folders, names = _list_root(root)
     pairs, duplicates = pair_metadata(metadata_ids, names)
+    claimed = set(pairs.values())
+    folders = [name for name in folders if name not in claimed]
+    for ordered in (metadata_ids, folders):
+        prefixed = sum(1 for name in ordered if name.startswith(PREFIX))
+        if prefixed in (0, len(ordered)):  # one spelling: plain order (C speed)
+            ordered.sort(reverse=True)
+        else:
+            ordered.sort(key=_newest_first, reverse=True)
     for version_id in metadata_ids:
         if not is_valid_id(version_id):  # `metadata_.json` names the root: never a version
             yield invalid_id_version(root, version_id, metadata_name(version_id))
@@ -98,9 +137,8 @@ def iter_versions(root: Path) -> Iterator[Version]:
             yield read_described_version(
                 root, version_id, pairs[version_id], duplicates.get(version_id, ())
             )
-    claimed = set(pairs.values())
     for name in folders:
-        if name in claimed or name.startswith(".") or _CHECKPOINT.match(name):
+        if name.startswith(".") or _CHECKPOINT.match(name):
             continue  # checkpoints at the top: the root itself is a run, read below
         listing = list_folder(root / name)
         if _TRAINER_MARKERS & listing.files or listing.checkpoints:
@@ -109,6 +147,11 @@ def iter_versions(root: Path) -> Iterator[Version]:
         listing = list_folder(root)
         if listing.checkpoints or _ROOT_MARKERS & listing.files:
             yield read_trainer_version(root, listing)
+
+
+def _newest_first(name: str) -> str:
+    """Sort key of an id or folder name: without the `v_` prefix (reversed: newest first)."""
+    return name[len(PREFIX) :] if name.startswith(PREFIX) else name
 
 
 def pair_metadata(
@@ -124,11 +167,14 @@ def pair_metadata(
     owner: dict[str, str] = {}  # folder -> id
     pairs: dict[str, str] = {}
     duplicates: dict[str, list[str]] = {}
+    valid = [v for v in metadata_ids if is_valid_id(v)]
     # Ids without the `v_` prefix first: the tutorial's naming owns a shared folder.
-    for version_id in sorted(
-        (v for v in metadata_ids if is_valid_id(v)), key=lambda v: (v.startswith(PREFIX), v)
-    ):
-        folder = pick_folder(version_id, names)
+    bare = sorted(v for v in valid if not v.startswith(PREFIX))
+    prefixed = sorted(v for v in valid if v.startswith(PREFIX))
+    for version_id in bare + prefixed:
+        folder = folder_name(version_id)  # pick_folder's first choice, the usual case
+        if folder not in names:
+            folder = pick_folder(version_id, names)
         if folder in owner:
             duplicates.setdefault(owner[folder], []).append(metadata_name(version_id))
             continue
@@ -137,7 +183,9 @@ def pair_metadata(
     return pairs, {k: tuple(v) for k, v in duplicates.items()}
 
 
-def _list_root(root: Path) -> Iterator[tuple[str, bool]]:
+def _list_root(root: Path) -> tuple[list[str], list[str], set[str]]:
+    """The ids of the metadata files directly in `root`, the names of its folders and
+    the names of all its entries: one tight loop (a root may hold 20,000 entries)."""
     try:
         iterator = os.scandir(root)
     except FileNotFoundError:
@@ -148,13 +196,24 @@ def _list_root(root: Path) -> Iterator[tuple[str, bool]]:
         raise RootError(f"{root}: permission denied") from None
     except OSError as exc:
         raise RootError(f"{root}: cannot read ({exc.strerror})") from None
+    metadata_ids: list[str] = []
+    folders: list[str] = []
+    names: set[str] = set()
     with iterator:
         for entry in iterator:
+            name = entry.name
+            names.add(name)
             try:
                 is_dir = entry.is_dir()
             except OSError:  # a symlink loop or a vanished entry: not a version folder
                 is_dir = False
-            yield entry.name, is_dir
+            if is_dir:
+                folders.append(name)
+            else:
+                version_id = id_from_metadata_name(name)
+                if version_id is not None:
+                    metadata_ids.append(version_id)
+    return metadata_ids, folders, names
 
 
 def list_folder(path: Path) -> FolderListing:
@@ -244,10 +303,11 @@ def read_described_version(
 
     recorded = Status.parse(meta.get("status"))
     status = recorded or Status.COMPLETED
-    adapter_config = _read_adapter_config(folder, listing, problems, label)
-    adapter = _read_weights(folder, listing, problems, label, required=status is Status.COMPLETED)
-    lora = _lora_settings(as_dict(meta.get("lora_config")), adapter_config)
-    _check_ranks(lora, adapter_config, adapter, as_dict(meta.get("lora_config")), problems, label)
+    meta_lora = as_dict(meta.get("lora_config"))
+    adapter_config, adapter, kind, checkpoints = _read_contents(
+        folder, listing, problems, label, meta_lora, meta.get("epochs"), status
+    )
+    lora = lora_settings(meta_lora, adapter_config)
 
     if status is Status.RUNNING:
         stale = running_problem(as_dict(meta.get("run")))
@@ -279,7 +339,7 @@ def read_described_version(
             best_eval_loss=as_float(metrics_raw.get("best_eval_loss")),
             best_epoch=as_float(metrics_raw.get("best_epoch")),
         ),
-        checkpoints=_checkpoints(folder, listing, meta.get("epochs")),
+        checkpoints=checkpoints,
         parent=_parent(meta.get("parent")),
         tags=as_str_tuple(meta.get("tags")),
         notes=as_str(meta.get("notes")) or "",
@@ -292,18 +352,45 @@ def read_described_version(
         adapter_config=_frozen(adapter_config),
         metadata=_frozen(meta),
         problems=tuple(problems),
+        kind=kind,
     )
+
+
+def _read_contents(
+    folder: Path,
+    listing: FolderListing,
+    problems: list[Problem],
+    label: str,
+    meta_lora: dict[str, Any],
+    epochs: object,
+    status: Status | None,
+) -> tuple[dict[str, Any], AdapterInfo | None, str, tuple[Checkpoint, ...]]:
+    """A version folder's adapter_config, adapter, kind and checkpoints, all checked.
+
+    A folder with only `checkpoint-N/` (a Trainer output_dir before `save_model`) takes
+    its LoRA settings and base model from the newest checkpoint's adapter_config.json,
+    and is not missing its adapter: the checkpoints hold them.
+    """
+    if not listing.exists:
+        return {}, None, NONE, ()
+    required = status is Status.COMPLETED and not listing.checkpoints
+    config = read_config(folder, problems, label)
+    adapter, kind = read_weights(folder, problems, label, required)
+    check_ranks(lora_settings(meta_lora, config), config, adapter, meta_lora, problems, label)
+    checkpoints, newest_config = _checkpoints(folder, listing, epochs, label, problems)
+    if kind == NONE and checkpoints:
+        kind = checkpoints[-1].kind
+    return config or newest_config, adapter, kind, checkpoints
 
 
 def read_trainer_version(folder: Path, listing: FolderListing) -> Version:
     """A plain Trainer output folder with no ftui or tutorial metadata."""
     problems: list[Problem] = []
     name = folder.name
-    adapter_config = _read_adapter_config(folder, listing, problems, name)
-    adapter = _read_weights(folder, listing, problems, name, required=False)
-    lora = _lora_settings({}, adapter_config)
-    _check_ranks(lora, adapter_config, adapter, {}, problems, name)
-    checkpoints = _checkpoints(folder, listing, None)
+    adapter_config, adapter, kind, checkpoints = _read_contents(
+        folder, listing, problems, name, {}, None, None
+    )
+    lora = lora_settings({}, adapter_config)
     created = None
     with contextlib.suppress(OSError):
         created = folder.stat().st_mtime
@@ -320,93 +407,29 @@ def read_trainer_version(folder: Path, listing: FolderListing) -> Version:
         adapter=adapter,
         adapter_config=_frozen(adapter_config),
         problems=tuple(problems),
+        kind=kind,
     )
 
 
-def _read_adapter_config(
-    folder: Path, listing: FolderListing, problems: list[Problem], label: str
-) -> dict[str, Any]:
-    if not listing.exists:
-        return {}
-    try:
-        return read_json_object(os.path.join(folder, ADAPTER_CONFIG), limit=1024 * 1024)
-    except ReadError as exc:
-        if str(exc) != "missing":
-            problems.append(Problem(f"{label}/{ADAPTER_CONFIG}", str(exc)))
-        return {}
-
-
-def _read_weights(
-    folder: Path, listing: FolderListing, problems: list[Problem], label: str, required: bool
-) -> AdapterInfo | None:
-    if not listing.exists:
-        return None
-    try:
-        return read_adapter(os.path.join(folder, ADAPTER_WEIGHTS))
-    except ReadError as exc:
-        missing = str(exc) == "missing"
-        if not missing or (required and not (folder / "adapter_model.bin").exists()):
-            problems.append(Problem(f"{label}/{ADAPTER_WEIGHTS}", str(exc)))
-        return None
-
-
-def _lora_settings(meta_lora: dict[str, Any], config: dict[str, Any]) -> LoraSettings:
-    """LoRA settings: adapter_config.json wins (it is what peft loads), metadata fills gaps."""
-
-    def pick(key: str) -> Any:
-        return config[key] if config.get(key) is not None else meta_lora.get(key)
-
-    rslora = pick("use_rslora")
-    return LoraSettings(
-        r=as_int(pick("r")),
-        alpha=as_float(pick("lora_alpha")),
-        dropout=as_float(pick("lora_dropout")),
-        target_modules=as_str_tuple(pick("target_modules")),
-        use_rslora=rslora if isinstance(rslora, bool) else None,
-        bias=as_str(pick("bias")),
-    )
-
-
-def _check_ranks(
-    lora: LoraSettings,
-    config: dict[str, Any],
-    adapter: AdapterInfo | None,
-    meta_lora: dict[str, Any],
-    problems: list[Problem],
-    label: str,
-) -> None:
-    """The rank must agree across adapter_config.json, the tensors and the metadata."""
-    config_r = as_int(config.get("r"))
-    meta_r = as_int(meta_lora.get("r"))
-    if config_r is not None and meta_r is not None and config_r != meta_r:
-        problems.append(
-            Problem(f"{label}/{ADAPTER_CONFIG}", f"r={config_r} but the metadata says r={meta_r}")
-        )
-    expected = config_r if config_r is not None else meta_r
-    if adapter is None or expected is None or not adapter.modules:
-        return
-    if as_dict(config.get("rank_pattern")):
-        return  # per-module ranks are allowed to differ
-    wrong = sorted(adapter.ranks - {expected})
-    if wrong:
-        source = ADAPTER_CONFIG if config_r is not None else "metadata"
-        problems.append(
-            Problem(
-                f"{label}/{ADAPTER_WEIGHTS}",
-                f"tensors have rank {', '.join(map(str, wrong))} but {source} says r={expected}",
-            )
-        )
-
-
-def _checkpoints(folder: Path, listing: FolderListing, epochs: object) -> tuple[Checkpoint, ...]:
-    """Checkpoints with epoch and losses from the metadata, else from their trainer_state."""
+def _checkpoints(
+    folder: Path, listing: FolderListing, epochs: object, label: str, problems: list[Problem]
+) -> tuple[tuple[Checkpoint, ...], dict[str, Any]]:
+    """Checkpoints, each one's adapter checked like a version's (its problems are also the
+    version's, naming the checkpoint), with epoch and losses from the metadata, else from
+    their trainer_state; and the newest checkpoint's adapter_config."""
     recorded: dict[str, dict[str, Any]] = {}
     if isinstance(epochs, list):
         for entry in epochs:
             if isinstance(entry, dict) and isinstance(entry.get("checkpoint"), str):
                 recorded[entry["checkpoint"]] = entry
     result = []
+    newest_config: dict[str, Any] = {}
     for step, name in listing.checkpoints:
+        own: list[Problem] = []
+        weights = read_folder(folder / name, own, f"{label}/{name}", required=True)
+        problems += own
+        if weights.config:
+            newest_config = weights.config  # sorted by step: the last one is the newest
         entry = recorded.get(name)
         if entry is not None:
             epoch = as_float(entry.get("epoch"))
@@ -417,8 +440,12 @@ def _checkpoints(folder: Path, listing: FolderListing, epochs: object) -> tuple[
             metrics = history.metrics()
             epoch = history.train[-1].epoch if history.train else None
             train_loss, eval_loss = metrics.final_train_loss, metrics.final_eval_loss
-        result.append(Checkpoint(name, folder / name, step, epoch, train_loss, eval_loss))
-    return tuple(result)
+        result.append(
+            Checkpoint(
+                name, folder / name, step, epoch, train_loss, eval_loss, weights.kind, tuple(own)
+            )
+        )
+    return tuple(result), newest_config
 
 
 def _parent(value: object) -> Parent | None:

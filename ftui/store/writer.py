@@ -128,6 +128,9 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+locked_file = _locked  # public name for other read-modify-write files (aliases.json)
+
+
 def update_metadata(
     path: Path, change: Mapping[str, Any] | Callable[[dict[str, Any]], None]
 ) -> dict[str, Any]:

@@ -101,7 +101,9 @@ def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `ftui retrain VERSION`."""
     # optional here only so `--set r=16 VERSION` works: `--set` takes every word after it
     # (see take_version); a missing version is still an error
-    parser.add_argument("version", nargs="?", help="the version to retrain (its id)")
+    parser.add_argument(
+        "version", nargs="?", help="the version to retrain: id, alias or ID:checkpoint-N"
+    )
     parser.add_argument("--from-checkpoint", metavar="N", default=None,
                         help="start from checkpoint-N of that version (a step number)")  # fmt: skip
     parser.add_argument(
@@ -256,14 +258,16 @@ def run_retrain_command(args: argparse.Namespace) -> int:
     """`ftui retrain VERSION …`"""
     from pathlib import Path
 
+    from ftui.store.aliases import expand_alias
+
     from .retrain import spec_for_retrain
 
     try:
-        version = take_version(args)
+        version, named_checkpoint = expand_alias(Path(_root(args)), take_version(args))
         spec = spec_for_retrain(
             Path(_root(args)),
             version,
-            checkpoint=getattr(args, "from_checkpoint", None),
+            checkpoint=getattr(args, "from_checkpoint", None) or named_checkpoint,
             overrides=parse_settings(list(getattr(args, "settings", []) or [])),
             continue_training=bool(getattr(args, "continue_training", False)),
         )

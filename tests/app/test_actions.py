@@ -110,7 +110,7 @@ async def test_delete_checkpoint(runs: Path) -> None:
 
 async def test_help_lists_every_key(runs: Path) -> None:
     app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 50)) as pilot:
+    async with app.run_test(size=(100, 64)) as pilot:
         await settle(pilot)
         await pilot.press("question_mark")
         await settle(pilot)

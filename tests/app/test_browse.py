@@ -231,7 +231,8 @@ async def test_missing_root_is_shown_not_crashed(tmp_path: Path) -> None:
         await settle(pilot)
         assert "no such folder" in text(app)
         assert "press t to train the first version here" in text(app)
-        assert not app.browser.details.query_one(LossPlot).display  # no empty frame
+        plots = app.browser.details.query(LossPlot)
+        assert not any(plot.display for plot in plots)  # no empty frame
         # The folder appearing later (a first run from another shell) is picked up.
         write_version(root, "20260305_090000", seed=9, timestamp=datetime(2026, 3, 5, 9))
         for _ in range(50):
@@ -253,6 +254,35 @@ async def test_large_folder_shows_first_batch_early(tmp_path: Path) -> None:
         await settle(pilot)
         assert "40 versions" in text(app)
         assert app.browser.scan_complete
+
+
+async def test_first_frame_lists_the_newest_screenful_before_the_scan(tmp_path: Path) -> None:
+    """The first frame already has rows: the newest screenful, read before it; the full
+    scan and the details wait until it is out."""
+    from ftui.testing.synth import write_many
+
+    root = tmp_path / "many"
+    write_many(root, 40)  # one minute apart: the ids sort by time
+
+    app = FtuiApp(root, poll_interval=0)
+    seen = []
+    first_frame_out = app._first_frame_out
+
+    def record() -> None:
+        browser = app.browser
+        ids = [key[0] for key in browser.version_tree.nodes_by_key]
+        seen.append((ids, browser.scan_id, list(browser.details.query("#details-plot"))))
+        first_frame_out()
+
+    app._first_frame_out = record  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        [(ids, scans_started, plots)] = seen
+        newest = sorted((p.name[9:-5] for p in root.glob("metadata_*.json")), reverse=True)
+        assert ids == newest[:24]  # a screenful (24 rows), newest first
+        assert scans_started == 0 and not plots  # the rest waited for the first frame
+        assert "40 versions" in text(app) and app.browser.scan_complete
+        assert app.browser.details.query("#details-plot")  # and then came
 
 
 async def test_losses_from_histories_fill_in_the_rows(runs: Path) -> None:
@@ -302,3 +332,21 @@ async def test_a_filter_that_matches_nothing_clears_the_details(runs: Path) -> N
         assert "no versions match the filter" in screen
         assert "base model" not in screen and "LoRA modules" not in screen
         assert app.browser.state.selection is None
+
+
+async def test_footer_fits_80_columns_with_help_and_quit(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        footer = text(app).splitlines()[-1]
+        assert "? Help" in footer and "q Quit" in footer, footer
+
+
+async def test_nested_rows_keep_their_loss_at_80_columns(runs: Path) -> None:
+    app = FtuiApp(runs, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        v2 = app.browser.state.by_id[V2]
+        assert app.browser.version_tree.select_key((V2, None))  # nested under V1
+        await settle(pilot)
+        assert f"{V2} r8/a16 eval {v2.metrics.final_eval_loss:.3f}" in text(app)

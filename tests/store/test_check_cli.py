@@ -102,3 +102,27 @@ def test_check_flags_without_check_are_an_error(
         main([flag, str(tmp_path)])
     assert stop.value.code == 2
     assert f"{flag} only goes with --check" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["beside", "inside", "nowhere"])
+def test_relative_base_model_resolves_like_the_tutorial_script(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    """`./tiny-gpt2` as the script saw it: beside `model_versions/`, else inside it."""
+    from ftui.testing.synth import write_version
+
+    root = tmp_path / "project" / "model_versions"
+    root.mkdir(parents=True)
+    write_version(root, "20260101_000000", base_model="./tiny-gpt2", layers=1, history_entries=4)
+    if where != "nowhere":
+        (root.parent if where == "beside" else root).joinpath("tiny-gpt2").mkdir()
+    code = main(["--check", "--no-ui", str(root)])
+    out = capsys.readouterr().out
+    assert code == (1 if where == "nowhere" else 0), out
+    if where == "nowhere":
+        assert "base model path ./tiny-gpt2 does not exist" in out
+
+
+def test_empty_root_says_so_and_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--check", "--no-ui", str(tmp_path)]) == 0
+    assert "no versions in" in capsys.readouterr().out

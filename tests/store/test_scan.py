@@ -194,6 +194,21 @@ def test_symlink_loop_unreadable_file_and_dangling_metadata(root: Path) -> None:
     assert versions["20260101_100000"].problems == ()
 
 
+def test_versions_are_read_newest_id_first(tmp_path: Path) -> None:
+    """`iter_versions` reads newest ids first (tutorial ids with or without `v_`), so a
+    screen can show the top of a newest-first list before a large folder is read."""
+    from ftui.store import iter_versions
+
+    write_version(tmp_path, "v_20260103_000000", seed=1)
+    write_version(tmp_path, "v_20260101_000000", seed=2)
+    write_version(tmp_path, "20260102_000000", seed=3)  # the tutorial's id has no v_
+    assert [v.id for v in iter_versions(tmp_path)] == [
+        "v_20260103_000000",
+        "20260102_000000",
+        "v_20260101_000000",
+    ]
+
+
 def test_unusable_root_raises_root_error(tmp_path: Path) -> None:
     with pytest.raises(RootError, match="no such folder"):
         scan(tmp_path / "missing")

@@ -24,8 +24,15 @@ from textual.widgets import Footer, Input, Static, Tree
 from ftui.store import Metrics, RootError, Version
 
 from ..browser_state import BrowserState
+from ..disk_actions import DISK_BINDINGS, DiskTools
 from ..format import plain
-from ..loading import fill_metrics, load_details, root_signature, scan_batches
+from ..loading import (
+    fill_metrics,
+    first_screenful,
+    load_details,
+    root_signature,
+    scan_batches,
+)
 from ..messages import DetailsLoaded, MetricsFilled, VersionsScanned
 from ..selection import Key, Selection
 from ..widgets.details import DetailsPane
@@ -63,11 +70,12 @@ class BrowserScreen(WorkerFailures, BrowserActions, Screen[None]):
         Binding("w", "watch_run", "Watch", show=False),
         Binding("e", "edit_tags", "Tags", show=False),
         Binding("n", "edit_notes", "Notes", show=False),
-        Binding("d", "delete", "Delete"),
+        Binding("d", "delete", "Delete", show=False),  # (help and ctrl+p list it)
         Binding("enter", "open", "Open", show=False),
         Binding("f5,ctrl+r", "rescan", "Rescan", show=False),
         Binding("u", "unmark", "Clear marks", show=False),
         Binding("escape", "back", "Back", show=False),
+        *DISK_BINDINGS,
     ]
 
     state: var[BrowserState] = var(BrowserState(Path()), init=False)
@@ -82,6 +90,7 @@ class BrowserScreen(WorkerFailures, BrowserActions, Screen[None]):
         # losses read from histories, kept across rescans (only metrics, never metadata)
         self.filled: dict[tuple[str, str, int], Metrics] = {}
         self.early_key: Key | None = None
+        self.disk = DiskTools(self)  # sizes, prune, aliases, export
         self.set_reactive(BrowserScreen.state, BrowserState(root))
 
     # ---------------------------------------------------------------- layout
@@ -101,9 +110,21 @@ class BrowserScreen(WorkerFailures, BrowserActions, Screen[None]):
         self.query_one("#filter", Input).display = False
         self.version_tree.focus()
         self.details.show_empty("scanning…")
-        self.rescan()
+        # The newest screenful, read now, is in the very first frame; the details and
+        # the full scan (a worker) wait until that frame is out (`first_frame_out`).
+        first = first_screenful(self.root, self.app.size.height)
+        if first:
+            self.versions_scanned(VersionsScanned(first, False, scan_id=self.scan_id))
+        if self.ftui.first_frame_shown:  # mounted later than the app's first frame
+            self.call_after_refresh(self.first_frame_out)
         if self.poll_interval > 0:
             self.set_interval(self.poll_interval, self.poll_root)
+
+    def first_frame_out(self) -> None:
+        """Called once the app's first frame (with the newest rows) is on screen."""
+        self.details.first_frame_out()
+        if self.scan_id == 0:  # no scan started yet
+            self.rescan()
 
     @property
     def version_tree(self) -> VersionTree:
@@ -134,6 +155,14 @@ class BrowserScreen(WorkerFailures, BrowserActions, Screen[None]):
     def selection(self) -> Selection | None:
         return self.state.selection
 
+    @property
+    def versions(self) -> tuple[Version, ...]:
+        return self.state.versions
+
+    @property
+    def sort_key(self) -> str:
+        return self.state.sort_key
+
     # ---------------------------------------------------------------- state → screen
 
     def watch_state(self, old: BrowserState, new: BrowserState) -> None:
@@ -143,6 +172,7 @@ class BrowserScreen(WorkerFailures, BrowserActions, Screen[None]):
             old.versions is new.versions
             and old.query is new.query
             and (old.sort_key, old.reverse, old.flat) == (new.sort_key, new.reverse, new.flat)
+            and (old.sizes is new.sizes or new.sort_key != "size")
         ):
             if rows_signature(old) == rows_signature(new) and tree.nodes_by_key:
                 tree.relabel(new.shown)  # same rows (e.g. losses filled in): no rebuild
@@ -236,6 +266,7 @@ class BrowserScreen(WorkerFailures, BrowserActions, Screen[None]):
                 tree.select_first()  # the user did not move: start at the top of the full list
             self.early_key = None
         if message.complete and message.error is None:
+            self.disk.start_sizes(versions, message.scan_id)
             missing = [v for v in versions if v.final_loss is None]
             if missing:
                 what = "read the loss histories"
@@ -314,3 +345,7 @@ class BrowserScreen(WorkerFailures, BrowserActions, Screen[None]):
 
     def action_unmark(self) -> None:
         self.state = self.state.unmarked()
+
+    def action_disk(self, what: str) -> None:
+        """`P` prune, `a` aliases, `X` export (see disk_actions)."""
+        self.disk.run(what)

@@ -1,4 +1,8 @@
-"""Editing a version's tags (one line, comma-separated) and notes (multi-line)."""
+"""Editing a version's tags (one line, comma-separated) and notes (multi-line).
+
+TextArea (and the document machinery behind it) is imported when the notes dialog
+opens, not with the browser that offers it: the first screen does not need it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static, TextArea
+from textual.widgets import Input, Static
 
 
 def parse_tags(text: str) -> list[str]:
@@ -56,12 +60,16 @@ class NotesScreen(ModalScreen[str | None]):
         self.notes = notes
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import TextArea
+
         with Vertical(classes="dialog"):
             yield Static(Text(f"Notes of {self.version_id}", style="bold"), classes="dialog-title")
             yield TextArea(self.notes, id="notes-input", soft_wrap=True, tab_behavior="focus")
             yield Static(Text("ctrl+s: save · escape: cancel", style="dim"))
 
     def action_save(self) -> None:
+        from textual.widgets import TextArea
+
         self.dismiss(self.query_one(TextArea).text)
 
     def action_cancel(self) -> None:

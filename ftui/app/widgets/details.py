@@ -2,13 +2,17 @@
 
 `show_selection()` fills in what the scan already read (instant); `show_loaded()` adds
 what a worker read afterwards (history, file sizes, a checkpoint's adapter).
+
+The app's first frame is the tree: until `first_frame_out()` the pane shows only the
+selection's name, because its tables take longer to lay out than the rest of the screen
+together; the loss plot (plotext) is imported and mounted when first needed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -19,12 +23,15 @@ from textual.widgets import Static
 
 from ftui.store import AdapterInfo, Status, Version, human_size, one_line, safe_text
 from ftui.store.comparison import flatten
+from ftui.store.sizes import KIND_TITLES, KINDS, SizeBreakdown
 from ftui.store.text import preview
 
 from ..format import fmt_epoch, fmt_loss, fmt_time, fmt_value, plain, shape_text, status_text
 from ..messages import DetailsData
 from ..selection import Selection
-from .loss_plot import LossPlot
+
+if TYPE_CHECKING:
+    from .loss_plot import LossPlot
 
 # Top-level metadata keys shown in their own sections; anything else goes under "other".
 SHOWN_KEYS = frozenset(
@@ -121,6 +128,9 @@ def summary_rows(version: Version) -> list[tuple[str, Text | str]]:
         text = parent.version_id + (f"/{parent.checkpoint}" if parent.checkpoint else "")
         rows.append(("parent", plain(f"{text} ({parent.mode})")))
     rows.append(("tags", plain(", ".join(version.tags)) if version.tags else "—"))
+    if version.aliases:
+        named = [f"{a} → {t or 'this version'}" for a, t in sorted(version.aliases.items())]
+        rows.append(("aliases", plain(", ".join(named), 400)))
     notes = Text(preview(version.notes, MAX_NOTES_CHARS)) if version.notes else Text("—")
     rows.append(("notes", notes))
     if version.status is Status.RUNNING:
@@ -128,6 +138,17 @@ def summary_rows(version: Version) -> list[tuple[str, Text | str]]:
     if version.error:
         rows.append(("error", Text(one_line(version.error, 1000), style="bold red")))
     return rows
+
+
+def breakdown_table(breakdown: SizeBreakdown) -> Table:
+    """The version's bytes by kind (what `ftui du` shows), and their total."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column()
+    table.add_column(justify="right", no_wrap=True)
+    for kind in KINDS:
+        table.add_row(KIND_TITLES[kind], human_size(getattr(breakdown, kind)))
+    table.add_row(Text("total", style="bold"), Text(human_size(breakdown.total), style="bold"))
+    return table
 
 
 def modules_table(adapter: AdapterInfo | None) -> RenderableType:
@@ -160,7 +181,6 @@ class DetailsPane(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Static(id="details-head")
-        yield LossPlot(id="details-plot")
         yield Static(id="details-info")
         yield Static(id="details-files")
         yield Static(id="details-modules")
@@ -169,23 +189,51 @@ class DetailsPane(VerticalScroll):
         super().__init__(id=id)
         self.selection: Selection | None = None
         self.loaded: DetailsData | None = None
+        self._first_frame_out = False
+        self._plot: LossPlot | None = None
+
+    def first_frame_out(self) -> None:
+        """The app's first frame is on screen: fill in what waited for it."""
+        if self._first_frame_out:
+            return
+        self._first_frame_out = True
+        selection, loaded = self.selection, self.loaded
+        if selection is not None:
+            self.show_selection(selection)
+            if loaded is not None:
+                self.show_loaded(loaded)
+
+    @property
+    def plot(self) -> LossPlot:
+        """The loss plot, mounted below the head the first time it is needed."""
+        if self._plot is None:
+            from .loss_plot import LossPlot
+
+            self._plot = LossPlot(id="details-plot")
+            self.mount(self._plot, after="#details-head")
+        return self._plot
 
     def show_empty(self, message: str) -> None:
         self.selection = None
         self.loaded = None
         self.query_one("#details-head", Static).update(Text(message, style="dim"))
         self.query_one("#details-info", Static).update("")
-        plot = self.query_one(LossPlot)
-        plot.clear_series("loss")
-        plot.display = False  # an empty frame says nothing
+        if self._plot is not None:
+            self._plot.clear_series("loss")
+            self._plot.display = False  # an empty frame says nothing
         self.query_one("#details-files", Static).update("")
         self.query_one("#details-modules", Static).update("")
 
     def show_selection(self, selection: Selection) -> None:
         """What the scan read: shown at once, before the worker's part arrives."""
         self.selection = selection
-        self.query_one(LossPlot).display = True
         self.loaded = None
+        if not self._first_frame_out:  # just its name until the first frame is out
+            title = Text(safe_text(selection.label), style="bold")
+            self.query_one("#details-head", Static).update(title)
+            return
+        plot = self.plot
+        plot.display = True
         version, checkpoint = selection.version, selection.checkpoint
         title = Text(safe_text(selection.label), style="bold")
         head: list[RenderableType] = [title]
@@ -227,7 +275,7 @@ class DetailsPane(VerticalScroll):
             parts.append(section("other metadata", field_table(mapping_rows(other))))
         self.query_one("#details-head", Static).update(Group(*head))
         self.query_one("#details-info", Static).update(Group(*parts))
-        self.query_one(LossPlot).clear_series("loss (loading…)")
+        plot.clear_series("loss (loading…)")
         self.query_one("#details-files", Static).update(Text("files: reading…", style="dim"))
         self.query_one("#details-modules", Static).update(
             modules_table(version.adapter) if checkpoint is None else ""
@@ -238,7 +286,9 @@ class DetailsPane(VerticalScroll):
         if self.selection is None or data.selection.key != self.selection.key:
             return  # the user has moved on
         self.loaded = data
-        self.query_one(LossPlot).show_history(data.history, "loss")
+        if not self._first_frame_out:
+            return  # shown with the rest just after the first frame
+        self.plot.show_history(data.history, "loss")
         files = Table.grid(padding=(0, 1))
         files.add_column(overflow="fold")
         files.add_column(justify="right", no_wrap=True)
@@ -252,6 +302,8 @@ class DetailsPane(VerticalScroll):
             body.append(Text(lines, style="red"))
         title = f"files ({human_size(data.total_size)} on disk)"
         self.query_one("#details-files", Static).update(section(title, Group(*body)))
-        self.query_one("#details-modules", Static).update(
-            section("LoRA modules", modules_table(data.adapter))
-        )
+        modules: list[RenderableType] = [section("LoRA modules", modules_table(data.adapter))]
+        if data.breakdown is not None:  # last: the sections above keep their place
+            modules.append(Text(""))
+            modules.append(section("version on disk", breakdown_table(data.breakdown)))
+        self.query_one("#details-modules", Static).update(Group(*modules))

@@ -11,6 +11,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from ftui.store import human_size
+
 from ..browser_state import BrowserState
 from ..format import plain
 
@@ -49,6 +51,8 @@ class StatusLine(Widget):
         line.append(state.sort_label)
         if state.flat:
             line.append("  flat", style=label)
+        if state.disk_total is not None:
+            line.append(f"  {human_size(state.disk_total)} on disk")
         if state.query is not None:
             line.append("  filter: ", style=label)
             line.append_text(plain(state.query.text, 40))

@@ -101,7 +101,9 @@ class VersionTree(BatchedTree[Selection]):
     def _label(self, selection: Selection) -> Text:
         marked = selection.key in self.marked
         if selection.checkpoint is not None:
-            return checkpoint_label(selection.checkpoint, marked)
+            checkpoint = selection.checkpoint
+            aliases = [a for a, t in selection.version.aliases.items() if t == checkpoint.name]
+            return checkpoint_label(checkpoint, marked, aliases)
         return version_label(selection.version, marked, self.sort_key)
 
     def relabel(self, versions: list[Version]) -> None:

@@ -1,0 +1,1 @@
+"""Small subcommands of `ftui` (du, prune, alias, path, export), one module each."""
