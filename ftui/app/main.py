@@ -287,7 +287,12 @@ class FtuiApp(WorkerFailures, App[int]):
         if state is None or state.token != message.token:
             return
         was_active = state.active
+        before = state.version_id
         state.apply(message.event)
+        if state.version_id is not None and before is None and not state.following:
+            # the new version exists now: show it in the tree (its parent opened), so
+            # the browser never counts a run it hides in a collapsed row
+            self.browser.select_version(state.version_id)
         view = self._run_view(message.token)
         if view is not None:
             view.show_event(message.event)

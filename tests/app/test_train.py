@@ -149,6 +149,16 @@ async def test_retrain_one_key_and_cancel(runs: Path) -> None:
         await settle_ui(pilot)
         assert isinstance(app.screen, BrowserScreen)
         assert app.run_state is not None and app.run_state.active
+        # the running child is in the tree, its parent opened, and selected
+        tree = app.browser.version_tree
+        new = app.run_state.version_id
+        for _ in range(100):
+            if (new, None) in tree.nodes_by_key:
+                break
+            await pilot.pause(0.05)
+        node = tree.nodes_by_key[(new, None)]
+        assert node.parent is not None and node.parent.is_expanded
+        assert app.browser.state.selected == (new, None)
         # q during the run asks (y/n); escape cannot answer, n keeps it running
         await pilot.press("q")
         await settle_ui(pilot)
