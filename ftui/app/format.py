@@ -15,6 +15,8 @@ from rich.text import Text
 
 from ftui.store import Checkpoint, Status, Version, one_line, safe_text
 
+from .palette import Palette
+
 # A symbol per status, so the status reads without colour (NO_COLOR, monochrome terminals).
 STATUS_SYMBOL: dict[Status, str] = {
     Status.COMPLETED: "✓",
@@ -23,14 +25,6 @@ STATUS_SYMBOL: dict[Status, str] = {
     Status.CANCELLED: "⊘",
     Status.INTERRUPTED: "!",
     Status.DAMAGED: "⚠",
-}
-STATUS_STYLE: dict[Status, str] = {
-    Status.COMPLETED: "green",
-    Status.RUNNING: "bold yellow",
-    Status.FAILED: "bold red",
-    Status.CANCELLED: "dim",
-    Status.INTERRUPTED: "magenta",
-    Status.DAMAGED: "bold red",
 }
 
 
@@ -126,8 +120,10 @@ def fmt_value(value: Any, limit: int = 120) -> str:
     return one_line("".join(parts), limit)
 
 
-def status_text(status: Status) -> Text:
-    return Text(f"{STATUS_SYMBOL[status]} {status.value}", style=STATUS_STYLE[status])
+def status_text(status: Status, palette: Palette | None = None) -> Text:
+    """`✓ completed`, in the palette's colour for that status (none without one)."""
+    style = (palette or {}).get(status.value, "")
+    return Text(f"{STATUS_SYMBOL[status]} {status.value}", style=style)
 
 
 def row_loss(version: Version, sort_key: str = "time") -> tuple[str, float | None]:
@@ -141,36 +137,41 @@ def row_loss(version: Version, sort_key: str = "time") -> tuple[str, float | Non
     return "train", m.final_train_loss
 
 
-def version_label(version: Version, marked: bool = False, sort_key: str = "time") -> Text:
-    """One tree row: mark, status symbol, id, r/alpha, and a loss named by its kind."""
+def version_label(
+    version: Version, marked: bool = False, sort_key: str = "time", palette: Palette | None = None
+) -> Text:
+    """One tree row: mark, status symbol, id, r/alpha, and a loss named by its kind;
+    colours from `palette` (the tree's, from the theme)."""
+    colours = palette or {}
     label = Text()
     label.append("●" if marked else " ", style="bold")
-    label.append(STATUS_SYMBOL[version.status] + " ", style=STATUS_STYLE[version.status])
+    label.append(STATUS_SYMBOL[version.status] + " ", style=colours.get(version.status.value, ""))
     label.append(safe_text(version.id))
-    label.append_text(alias_text(a for a, t in version.aliases.items() if t is None))
-    label.append(f" {version.lora.short()}", style="cyan")
+    aliases = (a for a, t in version.aliases.items() if t is None)
+    label.append_text(alias_text(aliases, colours))
+    label.append(f" {version.lora.short()}", style=colours.get("lora", ""))
     kind, loss = row_loss(version, sort_key)
     label.append(f" {kind} {fmt_row_loss(loss)}")
     return label
 
 
-def alias_text(aliases: Iterable[str]) -> Text:
+def alias_text(aliases: Iterable[str], palette: Palette | None = None) -> Text:
     """` @prod @staging` after a row's name (empty when there are none)."""
     names = sorted(aliases)
-    return (
-        Text(" " + " ".join(f"@{safe_text(n)}" for n in names), style="bold magenta")
-        if names
-        else Text()
-    )
+    style = (palette or {}).get("alias", "")
+    return Text(" " + " ".join(f"@{safe_text(n)}" for n in names), style=style) if names else Text()
 
 
 def checkpoint_label(
-    checkpoint: Checkpoint, marked: bool = False, aliases: Iterable[str] = ()
+    checkpoint: Checkpoint,
+    marked: bool = False,
+    aliases: Iterable[str] = (),
+    palette: Palette | None = None,
 ) -> Text:
     label = Text()
     label.append("● " if marked else "  ", style="bold")
     label.append(safe_text(checkpoint.label), style="dim")
-    label.append_text(alias_text(aliases))
+    label.append_text(alias_text(aliases, palette))
     if checkpoint.eval_loss is not None:
         label.append(f" eval {fmt_row_loss(checkpoint.eval_loss)}")
     elif checkpoint.train_loss is not None:

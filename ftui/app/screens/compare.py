@@ -28,36 +28,41 @@ from ftui.store.lora_math import UpdateStats
 from ..format import fmt_loss, fmt_value, plain, shape_text
 from ..loading import load_comparison, load_updates
 from ..messages import ComparisonData, ComparisonLoaded, UpdatesLoaded
+from ..palette import COMPONENT_CLASSES, Palette, palette_of
 from ..selection import Selection
 from ..widgets.loss_plot import LossPlot
 from ..workers import WorkerFailures, start
 
+# symbol and palette colour per module status (the symbol reads without colour)
 MODULE_STATUS_STYLE = {
-    ModuleStatus.SAME: ("=", "dim"),
-    ModuleStatus.SHAPE_DIFFERS: ("≠", "bold yellow"),
-    ModuleStatus.ONLY_A: ("◀", "bold red"),
-    ModuleStatus.ONLY_B: ("▶", "bold red"),
+    ModuleStatus.SAME: ("=", ""),
+    ModuleStatus.SHAPE_DIFFERS: ("≠", "warning"),
+    ModuleStatus.ONLY_A: ("◀", "error"),
+    ModuleStatus.ONLY_B: ("▶", "error"),
 }
 
 
-def head_text(comparison: Comparison, show_all: bool) -> RenderableType:
+def head_text(
+    comparison: Comparison, show_all: bool, palette: Palette | None = None
+) -> RenderableType:
+    colours = palette or {}
     a, b = comparison.a, comparison.b
     lines: list[RenderableType] = []
     title = Text()
-    title.append("A ", style="bold cyan")
+    title.append("A ", style=colours.get("side_a", "bold"))
     title.append(safe_text(a.label))
     title.append("   vs   ")
-    title.append("B ", style="bold orange1")
+    title.append("B ", style=colours.get("side_b", "bold"))
     title.append(safe_text(b.label))
     lines.append(title)
     if comparison.base_models_differ:
-        warning = Text("⚠ different base models: ", style="bold red")
+        warning = Text("⚠ different base models: ", style=colours.get("error", ""))
         warning.append_text(plain(f"{a.base_model or '?'} vs {b.base_model or '?'}", 120))
-        warning.append(" (the adapters are not interchangeable)", style="red")
+        warning.append(" (the adapters are not interchangeable)", style=colours.get("error", ""))
         lines.append(warning)
     for side, name in ((a, "A"), (b, "B")):
         if side.error:
-            lines.append(Text(f"⚠ {name}: {safe_text(side.error)}", style="red"))
+            lines.append(Text(f"⚠ {name}: {safe_text(side.error)}", style=colours.get("error", "")))
     summary = Text("modules: ", style="bold")
     summary.append(comparison.summary())
     lines.append(summary)
@@ -113,7 +118,7 @@ def module_prefix(names: list[str]) -> str:
     return common[: common.rfind(".") + 1]
 
 
-def modules_table(comparison: Comparison) -> RenderableType:
+def modules_table(comparison: Comparison, palette: Palette | None = None) -> RenderableType:
     if not comparison.modules:
         return Text("no LoRA modules on either side", style="dim")
     prefix = module_prefix([d.name for d in comparison.modules])
@@ -126,7 +131,8 @@ def modules_table(comparison: Comparison) -> RenderableType:
     table.add_column("r", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
     for diff in comparison.modules:
-        symbol, style = MODULE_STATUS_STYLE[diff.status]
+        symbol, colour = MODULE_STATUS_STYLE[diff.status]
+        style = (palette or {}).get(colour, "dim") if colour else "dim"
         a_shapes, a_rank = _shapes(diff.a)
         b_shapes, b_rank = _shapes(diff.b)
         table.add_row(
@@ -184,6 +190,8 @@ def updates_table(updates: list[UpdateStats] | None) -> RenderableType:
 
 class CompareScreen(WorkerFailures, Screen[None]):
     """Shows what a worker loaded for the pair it was given."""
+
+    COMPONENT_CLASSES = COMPONENT_CLASSES
 
     BINDINGS = [
         Binding("escape,q", "back", "Back"),
@@ -248,7 +256,7 @@ class CompareScreen(WorkerFailures, Screen[None]):
 
     def worker_failed(self, worker: Worker[Any], text: str) -> None:
         """Notified already; the pane says it too, where the result would have been."""
-        reason = Text(safe_text(text), style="red")
+        reason = Text(safe_text(text), style=palette_of(self)["error"])
         target = "#compare-updates" if self.data is not None else "#compare-head"
         self.query_one(target, Static).update(reason)
 
@@ -256,11 +264,14 @@ class CompareScreen(WorkerFailures, Screen[None]):
         if self.data is None:
             return
         comparison = self.data.comparison
-        self.query_one("#compare-head", Static).update(head_text(comparison, self.show_all))
+        palette = palette_of(self)
+        self.query_one("#compare-head", Static).update(
+            head_text(comparison, self.show_all, palette)
+        )
         self.query_one("#compare-settings", Static).update(
             settings_table(comparison, self.show_all)
         )
-        self.query_one("#compare-modules", Static).update(modules_table(comparison))
+        self.query_one("#compare-modules", Static).update(modules_table(comparison, palette))
         self.query_one("#compare-updates", Static).update(updates_table(self.updates))
 
     @property

@@ -14,12 +14,14 @@ from textual_plotext import PlotextPlot
 
 from ftui.store import LossHistory, safe_text
 
+from ..palette import COMPONENT_CLASSES, palette_of
+
 
 @dataclass
 class Series:
     label: str
     marker: str
-    color: str
+    color: str  # a palette name (palette.py): the theme decides the colour
     line: bool = True
     xs: list[float] = field(default_factory=list)
     ys: list[float] = field(default_factory=list)
@@ -43,11 +45,13 @@ def step_ticks(low: float, high: float, most: int = 5) -> list[int]:
 
 
 # (train marker, eval marker, colour) per overlaid curve: A, then B
-STYLES = (("braille", "E", "cyan"), ("dot", "e", "orange"))
+STYLES = (("braille", "E", "side_a"), ("dot", "e", "side_b"))
 
 
 class LossPlot(PlotextPlot):
     """Loss curves of one version, of two overlaid, or of a live run."""
+
+    COMPONENT_CLASSES = PlotextPlot.COMPONENT_CLASSES | COMPONENT_CLASSES
 
     def __init__(
         self,
@@ -118,6 +122,13 @@ class LossPlot(PlotextPlot):
         self.epoch_steps.append(step)
         self.replot()
 
+    def colour(self, name: str) -> str | tuple[int, int, int]:
+        """A palette colour as plotext takes it: (r, g, b) from the theme, else the
+        terminal's default (NO_COLOR, or a theme that leaves it unset)."""
+        colour = palette_of(self)[name].color
+        triplet = colour.get_truecolor() if colour is not None else None
+        return (triplet.red, triplet.green, triplet.blue) if triplet is not None else "default"
+
     def replot(self) -> None:
         plt = self.plt
         plt.clear_data()
@@ -130,11 +141,11 @@ class LossPlot(PlotextPlot):
                 continue
             drawn = True
             draw = plt.plot if series.line and len(series.xs) > 1 else plt.scatter
-            draw(series.xs, series.ys, marker=series.marker, color=series.color,
+            draw(series.xs, series.ys, marker=series.marker, color=self.colour(series.color),
                  label=series.label)  # fmt: skip
         if drawn:
             for step in self.epoch_steps:
-                plt.vline(step, "gray")
+                plt.vline(step, self.colour("cancelled"))
             xs = [x for series in self.series for x in series.xs]
             ticks = step_ticks(min(xs), max(xs))
             plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])

@@ -9,6 +9,7 @@ from textual.widgets.tree import TreeNode
 from ftui.store import Version
 
 from ..format import checkpoint_label, version_label
+from ..palette import COMPONENT_CLASSES, Palette, palette_of
 from ..selection import Key, Selection
 from ..textual_private import BatchedTree, tree_line_index
 
@@ -17,6 +18,8 @@ MAX_DEPTH = 40  # nesting levels shown; deeper lineages continue at this level
 
 class VersionTree(BatchedTree[Selection]):
     """Shows what it is given (`show_forest`); the screen handles what is highlighted."""
+
+    COMPONENT_CLASSES = BatchedTree.COMPONENT_CLASSES | COMPONENT_CLASSES  # row colours
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -38,6 +41,7 @@ class VersionTree(BatchedTree[Selection]):
         self.nodes_by_key: dict[Key, TreeNode[Selection]] = {}
         self.marked: list[Key] = []
         self.sort_key = "time"  # which loss the rows show follows the sort
+        self.palette: Palette = {}
 
     def get_label_width(self, node: TreeNode[Selection]) -> int:
         """Cell width of a row: the label plus the expand icon (Textual invites overriding
@@ -59,6 +63,7 @@ class VersionTree(BatchedTree[Selection]):
         known = set(self.nodes_by_key)
         self.marked = list(marked)
         self.sort_key = sort_key
+        self.palette = palette_of(self)  # (again on each rebuild: the theme may change)
         self.clear()
         self.nodes_by_key = {}
 
@@ -103,8 +108,8 @@ class VersionTree(BatchedTree[Selection]):
         if selection.checkpoint is not None:
             checkpoint = selection.checkpoint
             aliases = [a for a, t in selection.version.aliases.items() if t == checkpoint.name]
-            return checkpoint_label(checkpoint, marked, aliases)
-        return version_label(selection.version, marked, self.sort_key)
+            return checkpoint_label(checkpoint, marked, aliases, self.palette)
+        return version_label(selection.version, marked, self.sort_key, self.palette)
 
     def relabel(self, versions: list[Version]) -> None:
         """Swap in updated versions (same rows, e.g. losses filled in) without a rebuild."""
