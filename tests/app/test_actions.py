@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app_helpers import TRAINER, V1, V2, V3, settle, text
+from app_helpers import TRAINER, V1, V2, V3, open_browser, settle, text
 
 from ftui.app.main import FtuiApp
 from ftui.app.screens.confirm import ConfirmScreen
@@ -18,9 +18,7 @@ def metadata(root: Path, version_id: str) -> dict[str, object]:
 
 
 async def test_edit_tags_saves_to_metadata(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 60)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 60)) as (app, pilot):
         app.browser.version_tree.select_key((V1, None))
         await pilot.press("e")
         await settle(pilot)
@@ -36,9 +34,7 @@ async def test_edit_tags_saves_to_metadata(runs: Path) -> None:
 
 async def test_edit_tags_escape_changes_nothing(runs: Path) -> None:
     before = (runs / f"metadata_{V1}.json").read_bytes()
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         app.browser.version_tree.select_key((V1, None))
         await pilot.press("e", "x", "escape")
         await settle(pilot)
@@ -46,9 +42,7 @@ async def test_edit_tags_escape_changes_nothing(runs: Path) -> None:
 
 
 async def test_edit_notes(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         app.browser.version_tree.select_key((V1, None))
         await pilot.press("n", "end", *" then more", "enter", *"line two", "ctrl+s")
         await settle(pilot)
@@ -56,9 +50,7 @@ async def test_edit_notes(runs: Path) -> None:
 
 
 async def test_trainer_folder_cannot_be_tagged(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         app.browser.version_tree.select_key((TRAINER, None))
         await pilot.press("e")
         await settle(pilot)
@@ -94,9 +86,7 @@ async def test_delete_version_after_confirmation(runs: Path) -> None:
 
 
 async def test_delete_checkpoint(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         app.browser.version_tree.select_key((V2, "checkpoint-10"))
         await pilot.press("d")
         await settle(pilot)
@@ -109,9 +99,7 @@ async def test_delete_checkpoint(runs: Path) -> None:
 
 
 async def test_help_lists_every_key(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 64)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 64)) as (app, pilot):
         await pilot.press("question_mark")
         await settle(pilot)
         assert isinstance(app.screen, HelpScreen)
@@ -135,9 +123,7 @@ async def test_help_lists_every_key(runs: Path) -> None:
 
 
 async def test_command_palette_runs_actions(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         await pilot.press("ctrl+p")
         await settle(pilot)
         await pilot.press(*"sort")
@@ -149,11 +135,10 @@ async def test_command_palette_runs_actions(runs: Path) -> None:
 
 
 async def test_delete_names_the_children_and_tags_it_affects(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        app.browser.version_tree.select_key((V1, None))  # tagged "baseline", parent of V2
-        await settle(pilot)
+    async with open_browser(runs, select=(V1, None), size=(120, 40)) as (
+        app,
+        pilot,
+    ):  # tagged "baseline", parent of V2
         await pilot.press("d")
         await settle(pilot)
         screen = text(app)

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from app_helpers import V1, V2, settle, text
+from app_helpers import V1, V2, open_browser, settle, text
 
 from ftui.app.main import FtuiApp
 from ftui.app.screens.disk_dialogs import AliasScreen, ExportScreen
@@ -26,9 +26,7 @@ def du_sb(path: Path) -> int:
 
 
 async def test_status_line_total_agrees_with_du_and_sort_by_size(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(120, 40)) as (app, pilot):
         browser = app.browser
         assert browser.disk.root_sizes is not None
         assert browser.disk.root_sizes.total == du_sb(runs)
@@ -43,11 +41,7 @@ async def test_status_line_total_agrees_with_du_and_sort_by_size(runs: Path) -> 
 
 
 async def test_details_show_the_breakdown(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(120, 60)) as pilot:
-        await settle(pilot)
-        app.browser.version_tree.select_key((V2, None))
-        await settle(pilot)
+    async with open_browser(runs, select=(V2, None), size=(120, 60)) as (app, pilot):
         loaded = app.browser.details.loaded
         assert loaded is not None and loaded.breakdown is not None
         assert loaded.breakdown.total == app.browser.disk.sizes[V2]
@@ -90,9 +84,7 @@ async def test_prune_preview_asks_then_deletes(runs: Path) -> None:
 
 
 async def test_prune_scope_and_options_keys(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(120, 50)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(120, 50)) as (app, pilot):
         app.browser.version_tree.select_key((V2, None))
         await pilot.press("P")
         await settle(pilot)
@@ -113,9 +105,7 @@ async def test_prune_scope_and_options_keys(runs: Path) -> None:
 
 
 async def test_alias_from_the_app(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(120, 40)) as (app, pilot):
         app.browser.version_tree.select_key((V1, None))
         await pilot.press("a")
         await settle(pilot)

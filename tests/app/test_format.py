@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app_helpers import V1, settle, text
+from app_helpers import V1, open_browser, settle, text
 
 from ftui.app.format import fmt_epoch, fmt_row_loss
-from ftui.app.main import FtuiApp
 from ftui.app.widgets.loss_plot import LossPlot, step_ticks
 from ftui.store import LossHistory
 from ftui.store.text import plural
@@ -35,9 +34,7 @@ def test_steps_on_axes_are_whole_numbers() -> None:
 async def test_one_point_plot_is_labelled_at_its_step(runs: Path) -> None:
     from ftui.store.history import LossPoint
 
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         plot = app.browser.details.query_one(LossPlot)
         plot.show_history(LossHistory(train=(LossPoint(7, 2.5),)))
         await settle(pilot)

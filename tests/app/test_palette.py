@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from app_helpers import V3, settle
+from app_helpers import V3, open_browser, settle
 
-from ftui.app.main import FtuiApp
 from ftui.app.palette import NAMES
 
 APP = Path(__file__).resolve().parents[2] / "ftui" / "app"
@@ -31,9 +30,7 @@ def test_every_palette_name_is_styled_in_the_stylesheet() -> None:
 
 
 async def test_rows_take_the_theme_colours(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         tree = app.browser.version_tree
         failed = tree.palette["failed"]
         label = tree.nodes_by_key[(V3, None)].label

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app_helpers import settle
+from app_helpers import open_browser
 
-from ftui.app.main import FtuiApp
 from ftui.app.textual_private import notification_messages, render_screen, tree_line_index
 
 
 async def test_private_helpers_work(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         tree = app.browser.version_tree
         assert tree.nodes_by_key  # built inside adding_many(): one invalidation
         tree_line_index(tree)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app_helpers import V3, notifications, settle, text
+from app_helpers import V3, notifications, open_browser, settle, text
 from textual.widgets import Input
 
 from ftui.app.main import FtuiApp
@@ -67,9 +67,7 @@ async def fill(pilot: object, app: FtuiApp, values: dict[str, str]) -> None:
 
 async def test_new_run_from_form(runs: Path) -> None:
     data = small_data(runs.parent)
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 40)) as (app, pilot):
         await pilot.press("t")
         await settle(pilot)
         assert isinstance(app.screen, TrainFormScreen)
@@ -105,9 +103,7 @@ async def test_new_run_from_form(runs: Path) -> None:
 
 
 async def test_form_rejects_bad_settings(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 40)) as (app, pilot):
         await pilot.press("t")
         await settle(pilot)
         await fill(pilot, app, {"r": "zero", "data": str(runs / "nope.jsonl")})
@@ -122,9 +118,7 @@ async def test_form_rejects_bad_settings(runs: Path) -> None:
 
 async def test_retrain_one_key_and_cancel(runs: Path) -> None:
     """`r` on a version retrains it with its settings; x cancels cooperatively, after asking."""
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 40)) as (app, pilot):
         app.browser.version_tree.select_key((V3, None))  # r=16 on ftui:tiny-gpt2, 1 epoch
         await pilot.press("r")
         await wait_run(app, pilot)
@@ -191,9 +185,7 @@ async def test_retrain_one_key_and_cancel(runs: Path) -> None:
 
 
 async def test_retrain_with_form_shows_differences(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 40)) as (app, pilot):
         app.browser.version_tree.select_key((V3, None))
         await pilot.press("R")
         await settle(pilot)
@@ -216,9 +208,7 @@ async def test_retrain_with_form_shows_differences(runs: Path) -> None:
 
 
 async def test_failure_is_shown_not_crashed(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 40)) as (app, pilot):
         await pilot.press("t")
         await settle(pilot)
         # a model folder that passes the form's checks but cannot be loaded: the engine fails
@@ -254,9 +244,7 @@ async def test_follow_a_run_started_elsewhere(runs: Path) -> None:
                 handle.write(event_to_json(event) + "\n")  # type: ignore[arg-type]
 
     append(Started(version_id, str(folder)), LogLine("hello from [bold]tmux[/bold]"))
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 40)) as (app, pilot):
         app.browser.version_tree.select_key((version_id, None))
         await pilot.press("w")
         await pilot.pause(0.5)
