@@ -7,7 +7,6 @@ from pathlib import Path
 
 from app_helpers import TRAINER, V1, V2, V3, open_browser, settle, text
 
-from ftui.app.main import FtuiApp
 from ftui.app.screens.confirm import ConfirmScreen
 from ftui.app.screens.help import HelpScreen
 from ftui.store.naming import folder_name
@@ -59,11 +58,8 @@ async def test_trainer_folder_cannot_be_tagged(runs: Path) -> None:
 
 
 async def test_delete_version_after_confirmation(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
     before = sorted(p.name for p in runs.iterdir())
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        app.browser.version_tree.select_key((V1, None))
+    async with open_browser(runs, select=(V1, None)) as (app, pilot):
         await pilot.press("d")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)

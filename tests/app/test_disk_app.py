@@ -52,12 +52,9 @@ async def test_details_show_the_breakdown(runs: Path) -> None:
 
 
 async def test_prune_preview_asks_then_deletes(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
     before = sorted(p.name for p in version_folder(runs, V2).glob("checkpoint-*"))
     assert len(before) >= 2
-    async with app.run_test(size=(120, 50)) as pilot:
-        await settle(pilot)
-        app.browser.version_tree.select_key((V2, None))
+    async with open_browser(runs, select=(V2, None), size=(120, 50)) as (app, pilot):
         await pilot.press("P")
         await settle(pilot)
         assert isinstance(app.screen, PruneScreen)
