@@ -61,11 +61,6 @@ class BrowserState:
             return list(self.shown), {}
         return build_forest(self.shown)
 
-    @property
-    def rows_key(self) -> tuple[object, ...]:
-        """What the tree's rows depend on: equal keys mean the same rows in the same order."""
-        return (id(self.versions), self.query, self.sort_key, self.reverse, self.flat)
-
     def with_sizes(self, sizes: Mapping[str, int], total: int) -> BrowserState:
         return replace(self, sizes=dict(sizes), disk_total=total)
 
@@ -89,10 +84,6 @@ class BrowserState:
     @property
     def selection(self) -> Selection | None:
         return self.resolve(self.selected)
-
-    @property
-    def shown_ids(self) -> set[str]:
-        return {v.id for v in self.shown}
 
     def label_of(self, key: Key) -> str:
         return key[0] if key[1] is None else f"{key[0]}/{key[1]}"

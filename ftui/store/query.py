@@ -30,8 +30,8 @@ SORT_KEYS: dict[str, str] = {
     "name": "name",
     "size": "largest first",
 }
-# Accepted by `sort_versions` but not offered: eval loss where there is one, else train.
-EXTRA_SORT_KEYS = ("final_loss",)
+# `sort_versions` also takes "final_loss" (eval loss where there is one, else train);
+# the app does not offer it: it sorted like "eval_loss" whenever every version had one.
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "!=": operator.ne,

@@ -262,3 +262,21 @@ async def test_follow_a_run_started_elsewhere(runs: Path) -> None:
         await settle(pilot)
         assert app.run_state is not None and app.run_state.status == "completed"
         assert "completed" in text(app)
+
+
+async def test_run_log_lines_wrap_at_80_columns(runs: Path) -> None:
+    """A long log line (the engine's summary) is read whole, not cut at the edge."""
+    from ftui.app.run_state import RunState
+
+    async with open_browser(runs, size=(80, 24)) as (app, pilot):
+        state = RunState(1, "a run")
+        state.apply(Started("20260309_090000", str(runs)))
+        long = "training 200 examples (20 eval) for 1 epoch on cpu (fp32): " + "x" * 60 + " END"
+        state.apply(LogLine(long))
+        state.finish("completed", "20260309_090000")
+        app.run_state = state
+        app.show_run(state)
+        await settle(pilot)
+        screen = text(app)
+        assert "END" in screen and "x" * 20 in screen
+        assert "Cancel run" not in screen  # finished: the footer offers no cancel
