@@ -8,7 +8,6 @@ reads run in thread workers that post messages; the handlers here change state.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,25 +20,23 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static, Tree
 
-from ftui.store import Metrics, RootError, Version
+from ftui.store import Metrics, Version
 
 from ..browser_state import BrowserState
 from ..disk_actions import DISK_BINDINGS, DiskTools
 from ..format import plain
 from ..loading import (
-    fill_metrics,
     first_screenful,
     load_details,
-    root_signature,
-    scan_batches,
 )
-from ..messages import DetailsLoaded, MetricsFilled, VersionsScanned
+from ..messages import DetailsLoaded, VersionsScanned
 from ..selection import Key, Selection
 from ..widgets.details import DetailsPane
 from ..widgets.status_line import StatusLine
 from ..widgets.version_tree import VersionTree
 from ..workers import WorkerFailures, start
 from .browser_actions import BrowserActions
+from .browser_scan import BrowserScanning
 
 POLL_INTERVAL_S = 2.0
 
@@ -53,7 +50,7 @@ def rows_signature(state: BrowserState) -> tuple[object, ...]:
     return (tuple(v.id for v in roots), nested, rows, state.sort_key)
 
 
-class BrowserScreen(WorkerFailures, BrowserActions, Screen[None]):
+class BrowserScreen(WorkerFailures, BrowserActions, BrowserScanning, Screen[None]):
     """Browse, filter, sort, mark, tag, delete; start compare and training from here."""
 
     BINDINGS = [
@@ -114,7 +111,7 @@ class BrowserScreen(WorkerFailures, BrowserActions, Screen[None]):
         # the full scan (a worker) wait until that frame is out (`first_frame_out`).
         first = first_screenful(self.root, self.app.size.height)
         if first:
-            self.versions_scanned(VersionsScanned(first, False, scan_id=self.scan_id))
+            self.on_versions_scanned(VersionsScanned(first, False, scan_id=self.scan_id))
         if self.ftui.first_frame_shown:  # mounted later than the app's first frame
             self.call_after_refresh(self.first_frame_out)
         if self.poll_interval > 0:
@@ -153,6 +150,12 @@ class BrowserScreen(WorkerFailures, BrowserActions, Screen[None]):
 
     @property
     def selection(self) -> Selection | None:
+        """The row under the cursor. The tree's highlight message updates the state a
+        moment later; an action (or a test) asking now gets the cursor's row at once."""
+        node = self.version_tree.selection
+        key = node.key if node is not None else None
+        if key != self.state.selected:
+            self.state = self.state.with_selected(key)
         return self.state.selection
 
     @property
@@ -222,79 +225,6 @@ class BrowserScreen(WorkerFailures, BrowserActions, Screen[None]):
         selection = self.version_tree.selection
         self.state = self.state.with_selected(selection.key if selection else None)
 
-    # ---------------------------------------------------------------- scanning
-
-    def rescan(self) -> None:
-        self.scan_id += 1
-        self.signature = root_signature(self.root)
-        start(self, self.scan, self.scan_id, what=f"scan {self.root}", group="scan")
-
-    def scan(self, scan_id: int) -> None:
-        stop = threading.Event()
-        try:
-            for versions, complete in scan_batches(self.root, stop):
-                self.post_message(VersionsScanned(versions, complete, scan_id=scan_id))
-        except RootError as exc:
-            self.post_message(VersionsScanned([], True, str(exc), scan_id=scan_id))
-
-    def fill(self, versions: list[Version], scan_id: int) -> None:
-        filled = fill_metrics(versions, threading.Event())
-        if filled:
-            self.post_message(MetricsFilled(filled, scan_id))
-
-    def poll_root(self) -> None:
-        """Cheap check (one stat) for versions added, removed or rewritten elsewhere."""
-        if self.state.scan_complete and root_signature(self.root) != self.signature:
-            self.rescan()
-
-    @staticmethod
-    def _fill_key(version: Version) -> tuple[str, str, int]:
-        return (version.id, version.status.value, len(version.checkpoints))
-
-    @on(VersionsScanned)
-    def versions_scanned(self, message: VersionsScanned) -> None:
-        if message.scan_id != self.scan_id:
-            return
-        versions = [self._with_filled(v) for v in message.versions]
-        self.state = self.state.with_versions(versions, message.complete, message.error)
-        tree = self.version_tree
-        key = tree.selection.key if tree.selection else None
-        if not message.complete:
-            self.early_key = key  # where the cursor landed on its own, before all was read
-        elif self.early_key is not None:
-            if key == self.early_key and self.pending_select is None:
-                tree.select_first()  # the user did not move: start at the top of the full list
-            self.early_key = None
-        if message.complete and message.error is None:
-            self.disk.start_sizes(versions, message.scan_id)
-            missing = [v for v in versions if v.final_loss is None]
-            if missing:
-                what = "read the loss histories"
-                start(self, self.fill, missing, message.scan_id, what=what, group="metrics")
-
-    def _with_filled(self, version: Version) -> Version:
-        metrics = self.filled.get(self._fill_key(version))
-        if metrics is None or version.final_loss is not None:
-            return version
-        return replace(version, metrics=metrics)
-
-    @on(MetricsFilled)
-    def metrics_filled(self, message: MetricsFilled) -> None:
-        for version in message.versions.values():
-            self.filled[self._fill_key(version)] = version.metrics
-        if message.scan_id != self.scan_id:
-            return
-        versions = [message.versions.get(v.id, v) for v in self.state.versions]
-        state = self.state
-        self.state = state.with_versions(versions, state.scan_complete, state.scan_error)
-
-    def select_version(self, version_id: str) -> None:
-        """Select a version once it is in the tree (now, or after the next scan)."""
-        key: Key = (version_id, None)
-        if not self.version_tree.select_key(key):
-            self.pending_select = key
-            self.rescan()
-
     def watch_maximized(self, maximized: Widget | None) -> None:
         """Back from the full-screen details (escape): the keys move the tree again."""
         if maximized is None and not self.version_tree.has_focus:
@@ -340,8 +270,9 @@ class BrowserScreen(WorkerFailures, BrowserActions, Screen[None]):
         self.rescan()
 
     def action_toggle_mark(self) -> None:
-        if self.state.selected is not None:
-            self.state = self.state.toggled_mark(self.state.selected)
+        selection = self.selection
+        if selection is not None:
+            self.state = self.state.toggled_mark(selection.key)
 
     def action_unmark(self) -> None:
         self.state = self.state.unmarked()

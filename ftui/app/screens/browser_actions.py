@@ -52,6 +52,8 @@ class BrowserActions(_Base):
         def details(self) -> DetailsPane: ...
 
         def rescan(self) -> None: ...
+        @property
+        def selection(self) -> Selection | None: ...
 
     @property
     def ftui(self) -> FtuiApp:
@@ -59,11 +61,12 @@ class BrowserActions(_Base):
 
     def action_open(self) -> None:
         """Enter: the details of the row, full screen (escape comes back)."""
-        if self.state.selection is not None:
+        if self.selection is not None:
             self.maximize(self.details, container=False)
             self.details.focus()
 
     def action_compare(self) -> None:
+        self.selection  # noqa: B018 - the state's selection is the cursor's row now
         pair = self.state.compare_pair()
         if isinstance(pair, str):
             self.app.notify(pair, severity="warning", markup=False)
@@ -75,7 +78,7 @@ class BrowserActions(_Base):
     # ---------------------------------------------------------------- tags and notes
 
     def _editable(self) -> Version | None:
-        selection = self.state.selection
+        selection = self.selection
         if selection is None:
             return None
         version = selection.version
@@ -127,7 +130,7 @@ class BrowserActions(_Base):
     # ---------------------------------------------------------------- delete
 
     def action_delete(self) -> None:
-        selection = self.state.selection
+        selection = self.selection
         if selection is None:
             return
         version, checkpoint = selection.version, selection.checkpoint
@@ -222,12 +225,12 @@ class BrowserActions(_Base):
         self.ftui.open_train_form(None)
 
     def action_retrain(self) -> None:
-        if self.state.selection is not None:
-            self.ftui.retrain(self.state.selection)
+        if self.selection is not None:
+            self.ftui.retrain(self.selection)
 
     def action_retrain_form(self) -> None:
-        if self.state.selection is not None:
-            self.ftui.open_train_form(self.state.selection)
+        if self.selection is not None:
+            self.ftui.open_train_form(self.selection)
 
     def action_watch_run(self) -> None:
-        self.ftui.watch_run(self.state.selection)
+        self.ftui.watch_run(self.selection)
