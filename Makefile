@@ -17,8 +17,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $@
 
+# Opens a git-ignored copy of the samples (./model_versions, seeded on first run), so
+# training or deleting in the app never touches the tracked sample_runs/.
+RUN_DIR ?= model_versions
+
 run: setup
-	$(BIN)/ftui sample_runs
+	@if [ ! -e "$(RUN_DIR)" ]; then cp -R sample_runs "$(RUN_DIR)" && \
+		echo "copied sample_runs/ to $(RUN_DIR)/ (git-ignored): train and delete freely there"; fi
+	$(BIN)/ftui "$(RUN_DIR)"
 
 test: setup
 	$(BIN)/python -m pytest

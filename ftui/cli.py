@@ -102,8 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     _survive_any_encoding()
     if argv and argv[0] in SUBCOMMANDS:
         return _subcommand_main(argv)
-    args = _browse_parser().parse_args(argv)
+    parser = _browse_parser()
+    args = parser.parse_args(argv)
     root = Path(args.root)
+    if not args.check:
+        given = [flag for flag in ("json", "strict", "no_ui") if getattr(args, flag)]
+        if given:  # silently opening the app would surprise a script waiting for output
+            flag = "--" + given[0].replace("_", "-")
+            parser.error(f"{flag} only goes with --check (ftui --check {flag} DIR)")
     if args.check:
         return _check_main(root, args.json, with_app=not args.no_ui, strict=args.strict)
     # Starting the app allocates some 200,000 long-lived objects; collecting garbage

@@ -24,7 +24,7 @@ from ftui.store.liveness import Liveness, check_process, running_problem
 from ftui.store.naming import metadata_file
 from ftui.train.events import Cancelled, Failed, Finished, Progress
 
-from .messages import RunEnded, RunEventMessage, RunProgress, WorkFailed
+from .messages import RunEnded, RunEventMessage, RunProgress
 from .run_state import RunState, follow_events
 
 if TYPE_CHECKING:
@@ -62,18 +62,15 @@ def process_alive(meta: Path) -> Callable[[], bool]:
 
 
 def follow(app: App[Any], state: RunState, folder: Path, meta: Path) -> None:
-    """Relay a run's events until it ends, dies, or the user stops following."""
+    """Relay a run's events until it ends, dies, or the user stops following. Raises on
+    a log that is a FIFO, a device or unreadable: the app's worker handler reports it
+    and ends the follow (`FtuiApp.worker_failed`)."""
     ended = False
-    try:
-        for events in follow_events(folder, state.stop, process_alive(meta)):
-            for event in events:
-                message = RunProgress if isinstance(event, Progress) else RunEventMessage
-                app.post_message(message(state.token, event))
-                ended = ended or isinstance(event, Finished | Failed | Cancelled)
-    except Exception as exc:  # a log that is a FIFO, a device, unreadable...
-        app.post_message(WorkFailed("following the run", f"{exc}"))
-        app.post_message(RunEnded(state.token, "stopped following", state.version_id))
-        return
+    for events in follow_events(folder, state.stop, process_alive(meta)):
+        for event in events:
+            message = RunProgress if isinstance(event, Progress) else RunEventMessage
+            app.post_message(message(state.token, event))
+            ended = ended or isinstance(event, Finished | Failed | Cancelled)
     if ended:
         return
     if state.stop.is_set():
@@ -126,11 +123,11 @@ def resume_and_follow(app: App[Any], state: RunState, root: Path, version_id: st
 def cancel(app: App[Any], root: Path, version_id: str) -> None:
     """`x`: ask a run (started anywhere on this host) to stop after its current step."""
     from ftui.runs.control import Refused, find, request_cancel
+    from ftui.store import Refused as StoreRefused
 
     try:
         target = request_cancel(find(root, version_id))
-    except Refused as exc:
-        app.post_message(WorkFailed(f"cannot cancel {version_id}", str(exc)))
-        return
+    except Refused as exc:  # reported as "refused to cancel ID: why" by the worker handler
+        raise StoreRefused(str(exc)) from None
     what = "leaves the queue" if target.status == "queued" else "stops after its current step"
     app.call_from_thread(app.notify, f"{version_id} {what}", markup=False)

@@ -14,13 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
 from textual.binding import Binding
 
 from ftui.store import Version, human_size, one_line
 from ftui.store.aliases import aliases_naming
 
-from .messages import WorkFailed
+from .workers import start
 
 if TYPE_CHECKING:
     from ftui.store.prune import PrunePlan
@@ -57,34 +56,22 @@ class DiskTools:
         stop = self._stop = threading.Event()
         root = self.screen.root
 
-        def work() -> None:
+        def work() -> None:  # raises: the screen's worker handler reports it
             from ftui.store.sizes import root_sizes  # (imported after the first frame)
 
-            try:
-                sizes = root_sizes(root, versions, stop)
-            except Exception as exc:  # user data must never take the app down
-                self.screen.post_message(WorkFailed("measuring sizes", f"{exc}"))
-                return
+            sizes = root_sizes(root, versions, stop)
             if sizes.complete and not stop.is_set():
                 self.screen.app.call_from_thread(self.sizes_ready, sizes, scan_id)
 
-        self.screen.run_worker(work, thread=True, group="sizes", exit_on_error=False)
+        start(self.screen, work, what="measure sizes", group="sizes")
 
     def sizes_ready(self, sizes: RootSizes, scan_id: int) -> None:
         if scan_id != self.screen.scan_id:
             return
         self.root_sizes = sizes
         self.sizes = {version_id: b.total for version_id, b in sizes.versions.items()}
-        if self.screen.sort_key == "size":
-            self.screen.refresh_tree()
-        else:
-            self.screen.update_status_line()
-
-    def status_text(self) -> Text:
-        """`  303.0 KB on disk` once sizes are known (empty before)."""
-        if self.root_sizes is None:
-            return Text()
-        return Text(f"  {human_size(self.root_sizes.total)} on disk")
+        # into the screen's state: the status line and (sorted by size) the tree follow
+        self.screen.state = self.screen.state.with_sizes(self.sizes, sizes.total)
 
     # ------------------------------------------------------------ actions
 
@@ -99,15 +86,10 @@ class DiskTools:
     def _in_worker(self, work: Callable[[], Any], done: Callable[[Any], None], what: str) -> None:
         """Run `work` in a thread worker, then `done(result)` on the UI thread."""
 
-        def run() -> None:
-            try:
-                result = work()
-            except Exception as exc:  # reported once, never a crash
-                self.screen.post_message(WorkFailed(what, f"{exc}"))
-                return
-            self.screen.app.call_from_thread(done, result)
+        def run() -> None:  # raises: reported once by the worker handler, never a crash
+            self.screen.app.call_from_thread(done, work())
 
-        self.screen.run_worker(run, thread=True, group=f"disk-{what}", exit_on_error=False)
+        start(self.screen, run, what=what, group=f"disk-{what}")
 
     def prune(self) -> None:
         from ftui.store.prune import execute
@@ -122,11 +104,11 @@ class DiskTools:
             return
 
         def planner(work: Callable[[], PrunePlan], done: Callable[[PrunePlan], None]) -> None:
-            self._in_worker(work, done, "planning the prune")
+            self._in_worker(work, done, "plan the prune")
 
         def answered(plan: PrunePlan | None) -> None:
             if plan is not None:
-                self._in_worker(lambda: execute(plan, self.screen.root), self._pruned, "pruning")
+                self._in_worker(lambda: execute(plan, self.screen.root), self._pruned, "prune")
 
         self.screen.app.push_screen(PruneScreen(selected, versions, planner), answered)
 
@@ -218,7 +200,7 @@ class DiskTools:
             def done(path: Path) -> None:
                 self._notify(f"exported {label} to {path}")
 
-            self._in_worker(work, done, f"exporting {label}")
+            self._in_worker(work, done, f"export {label}")
 
         from .screens.disk_dialogs import ExportScreen
 

@@ -15,24 +15,17 @@ from rich.text import Text
 
 from ftui.store import Checkpoint, Status, Version, one_line, safe_text
 
+from .palette import Palette
+
 # A symbol per status, so the status reads without colour (NO_COLOR, monochrome terminals).
 STATUS_SYMBOL: dict[Status, str] = {
     Status.COMPLETED: "✓",
-    Status.RUNNING: "▶",
+    Status.RUNNING: "↻",  # not ▶: that is the tree's own collapsed-row arrow
     Status.QUEUED: "…",
     Status.FAILED: "✗",
     Status.CANCELLED: "⊘",
     Status.INTERRUPTED: "!",
     Status.DAMAGED: "⚠",
-}
-STATUS_STYLE: dict[Status, str] = {
-    Status.COMPLETED: "green",
-    Status.RUNNING: "bold yellow",
-    Status.QUEUED: "yellow",
-    Status.FAILED: "bold red",
-    Status.CANCELLED: "dim",
-    Status.INTERRUPTED: "magenta",
-    Status.DAMAGED: "bold red",
 }
 
 
@@ -47,6 +40,20 @@ def fmt_loss(value: float | None) -> str:
     if not math.isfinite(value):
         return str(value)
     return f"{value:.4f}"
+
+
+def fmt_epoch(value: float | None) -> str:
+    """An epoch as people say it: `3`, `0.97` (the Trainer logs 0.969697)."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def fmt_row_loss(value: float | None) -> str:
+    """A loss in a tree row: three decimals, so nested rows keep it at 80 columns."""
+    if value is None or not math.isfinite(value):
+        return fmt_loss(value)
+    return f"{value:.3f}"
 
 
 def fmt_time(created: float | None) -> str:
@@ -114,22 +121,41 @@ def fmt_value(value: Any, limit: int = 120) -> str:
     return one_line("".join(parts), limit)
 
 
-def status_text(status: Status) -> Text:
-    return Text(f"{STATUS_SYMBOL[status]} {status.value}", style=STATUS_STYLE[status])
+def status_text(status: Status, palette: Palette | None = None) -> Text:
+    """`✓ completed`, in the palette's colour for that status (none without one)."""
+    style = (palette or {}).get(status.value, "")
+    return Text(f"{STATUS_SYMBOL[status]} {status.value}", style=style)
 
 
-def version_label(version: Version, marked: bool = False) -> Text:
-    """One tree row: mark, status symbol, id, r/alpha, final loss."""
+def row_loss(version: Version, sort_key: str = "time") -> tuple[str, float | None]:
+    """Which loss a tree row shows, and its value: the one sorted by, else eval loss
+    where there is one, else train loss."""
+    m = version.metrics
+    if sort_key == "train_loss":
+        return "train", m.final_train_loss
+    if sort_key == "eval_loss" or m.final_eval_loss is not None:
+        return "eval", m.final_eval_loss
+    return "train", m.final_train_loss
+
+
+def version_label(
+    version: Version, marked: bool = False, sort_key: str = "time", palette: Palette | None = None
+) -> Text:
+    """One tree row: mark, status symbol, id, r/alpha, and a loss named by its kind;
+    colours from `palette` (the tree's, from the theme)."""
+    colours = palette or {}
     label = Text()
-    label.append("● " if marked else "  ", style="bold")
-    label.append(STATUS_SYMBOL[version.status] + " ", style=STATUS_STYLE[version.status])
+    label.append("●" if marked else " ", style="bold")
+    label.append(STATUS_SYMBOL[version.status] + " ", style=colours.get(version.status.value, ""))
     label.append(safe_text(version.id))
-    label.append_text(alias_text(a for a, t in version.aliases.items() if t is None))
-    label.append(f" {version.weights_label}", style="cyan")
+    aliases = (a for a, t in version.aliases.items() if t is None)
+    label.append_text(alias_text(aliases, colours))
+    label.append(f" {version.weights_label}", style=colours.get("lora", ""))
     if version.status is Status.QUEUED:
-        label.append(f" {queue_text(version)}", style=STATUS_STYLE[Status.QUEUED])
+        label.append(f" {queue_text(version)}", style=colours.get("queued", ""))
     else:
-        label.append(f" {fmt_loss(version.final_loss)}")
+        kind, loss = row_loss(version, sort_key)
+        label.append(f" {kind} {fmt_row_loss(loss)}")
     return label
 
 
@@ -142,26 +168,27 @@ def queue_text(version: Version) -> str:
     return "queued"
 
 
-def alias_text(aliases: Iterable[str]) -> Text:
+def alias_text(aliases: Iterable[str], palette: Palette | None = None) -> Text:
     """` @prod @staging` after a row's name (empty when there are none)."""
     names = sorted(aliases)
-    return (
-        Text(" " + " ".join(f"@{safe_text(n)}" for n in names), style="bold magenta")
-        if names
-        else Text()
-    )
+    style = (palette or {}).get("alias", "")
+    return Text(" " + " ".join(f"@{safe_text(n)}" for n in names), style=style) if names else Text()
 
 
 def checkpoint_label(
-    checkpoint: Checkpoint, marked: bool = False, aliases: Iterable[str] = ()
+    checkpoint: Checkpoint,
+    marked: bool = False,
+    aliases: Iterable[str] = (),
+    palette: Palette | None = None,
 ) -> Text:
     label = Text()
     label.append("● " if marked else "  ", style="bold")
     label.append(safe_text(checkpoint.label), style="dim")
-    label.append_text(alias_text(aliases))
-    loss = checkpoint.eval_loss if checkpoint.eval_loss is not None else checkpoint.train_loss
-    if loss is not None:
-        label.append(f" {fmt_loss(loss)}")
+    label.append_text(alias_text(aliases, palette))
+    if checkpoint.eval_loss is not None:
+        label.append(f" eval {fmt_row_loss(checkpoint.eval_loss)}")
+    elif checkpoint.train_loss is not None:
+        label.append(f" train {fmt_row_loss(checkpoint.train_loss)}")
     return label
 
 

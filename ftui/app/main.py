@@ -8,24 +8,25 @@ tree is on screen sooner (bench/bench_app.py measures it).
 from __future__ import annotations
 
 import gc
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding
+from textual.worker import Worker
 
-from ftui.store import one_line
+from ftui.store import safe_text
 from ftui.store.naming import metadata_file
 
 from . import detached
 from .commands import ActionsProvider
-from .messages import RunEnded, RunEventMessage, RunProgress, WorkFailed
+from .messages import RunEnded, RunEventMessage, RunProgress
 from .screens.browser import POLL_INTERVAL_S, BrowserScreen
-from .screens.confirm import ConfirmScreen
 from .screens.help import key_label
+from .typeahead import Typeahead
+from .workers import WorkerFailures, start
 
 if TYPE_CHECKING:
     from ftui.train.events import Event
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 FIRST_FRAME_GRACE_S = 0.03
 
 
-class FtuiApp(App[int]):
+class FtuiApp(WorkerFailures, App[int]):
     """Browse, train and compare LoRA versions under `root`."""
 
     CSS_PATH = "ftui.tcss"
@@ -60,6 +61,7 @@ class FtuiApp(App[int]):
         self.in_process = in_process  # train inside this process instead of detached
         self.run_state: RunState | None = None
         self.run_token = 0
+        self.typeahead = Typeahead()
         self.first_frame_shown = False
 
     def get_default_screen(self) -> BrowserScreen:
@@ -81,6 +83,21 @@ class FtuiApp(App[int]):
         for screen in self.screen_stack:
             if isinstance(screen, BrowserScreen) and screen.is_mounted:
                 screen.first_frame_out()
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys for a screen that is not ready yet wait for it (see typeahead.py)."""
+        keys_for = self.screen if isinstance(event, events.Key) and self.screen_stack else None
+        if keys_for is not None and self.typeahead.hold(keys_for, event):
+            return
+        await super().on_event(event)
+
+    def release_typeahead(self) -> None:
+        """The current screen is ready: it applies the keys typed before, in order; what
+        it leaves (after it closed) goes on as ordinary key events."""
+        keys = self.typeahead.release()
+        apply = getattr(self.screen, "type_ahead", None)
+        for key in apply(keys) if apply is not None else keys:
+            self.post_message(key)
 
     @property
     def browser(self) -> BrowserScreen:
@@ -175,12 +192,10 @@ class FtuiApp(App[int]):
         self.run_state = state
         self.show_run(state)
         if in_process:
-            self.train_worker(state, spec)
+            start(self, self.train, state, spec, what="train", group="train", exclusive=False)
         else:
-            self.run_worker(
-                partial(detached.launch_and_follow, self, state, spec, self.root),
-                thread=True, group="train", exit_on_error=False,
-            )  # fmt: skip
+            start(self, detached.launch_and_follow, self, state, spec, self.root,
+                  what="start the run", group="train", exclusive=False)  # fmt: skip
 
     def resume(self, selection: Selection | None) -> None:
         """`C`: resume the selected interrupted, cancelled or failed run, detached."""
@@ -196,17 +211,19 @@ class FtuiApp(App[int]):
         state.version_id = version.id
         self.run_state = state
         self.show_run(state)
-        self.run_worker(
-            partial(detached.resume_and_follow, self, state, self.root, version.id),
-            thread=True, group="train", exit_on_error=False,
-        )  # fmt: skip
+        start(self, detached.resume_and_follow, self, state, self.root, version.id,
+              what=f"resume {version.id}", group="train", exclusive=False)  # fmt: skip
 
     def confirm_cancel(self, version_id: str | None, state: RunState | None = None) -> None:
         """`x`: after a confirmation, stop a run after its current step (any process on
         this host; an in-process run through its stop event)."""
         if version_id is None and state is None:
             return
-        label = version_id or "the run"
+        from .screens.confirm import StrictConfirmScreen
+
+        if isinstance(self.screen, StrictConfirmScreen):
+            return
+        label = safe_text(version_id or "the run")
 
         def answered(yes: bool | None) -> None:
             if not yes:
@@ -214,13 +231,11 @@ class FtuiApp(App[int]):
             if state is not None and not state.following:
                 self.stop_run(state)
             elif version_id is not None:
-                self.run_worker(
-                    partial(detached.cancel, self, self.root, version_id),
-                    thread=True, group="cancel", exit_on_error=False,
-                )  # fmt: skip
+                start(self, detached.cancel, self, self.root, version_id,
+                      what=f"cancel {version_id}", group="cancel", exclusive=False)  # fmt: skip
 
         body = Text(f"{label} stops after its current step; its checkpoints are kept.")
-        self.push_screen(ConfirmScreen(f"Cancel {label}?", body), answered)
+        self.push_screen(StrictConfirmScreen(f"Cancel {label}?", body), answered)
 
     @on(detached.RunLaunched)
     def run_launched(self, message: detached.RunLaunched) -> None:
@@ -234,8 +249,7 @@ class FtuiApp(App[int]):
         if view is not None:
             view.redraw()
 
-    @work(thread=True, group="train", exit_on_error=False)
-    def train_worker(self, state: RunState, spec: RunSpec) -> None:
+    def train(self, state: RunState, spec: RunSpec) -> None:
         """Calls the engine (the only place torch & co. get imported) and relays events."""
         from ftui.train.events import Progress
 
@@ -245,18 +259,14 @@ class FtuiApp(App[int]):
             message = RunProgress if isinstance(event, Progress) else RunEventMessage
             self.post_message(message(token, event))
 
-        try:
-            if spec.needs_launcher:  # several processes: torchrun, rank 0's events relayed
-                from ftui.train.launch import run_launched
+        if spec.needs_launcher:  # several processes: torchrun, rank 0's events relayed
+            from ftui.train.launch import run_launched
 
-                result = run_launched(spec, on_event, state.stop)
-            else:
-                from ftui.train.engine import run_training
+            result = run_launched(spec, on_event, state.stop)
+        else:  # may raise (an import): the failure handler ends the run
+            from ftui.train.engine import run_training
 
-                result = run_training(spec, on_event, state.stop, launch="in-process")
-        except Exception as exc:  # the engine never raises, but an import can fail
-            self.post_message(RunEnded(token, "failed", None, f"{type(exc).__name__}: {exc}"))
-            return
+            result = run_training(spec, on_event, state.stop, launch="in-process")
         self.post_message(RunEnded(token, result.status, result.version_id, result.error))
 
     def watch_run(self, selection: Selection | None) -> None:
@@ -288,14 +298,19 @@ class FtuiApp(App[int]):
         )
         self.run_state = state
         self.show_run(state)
-        self.follow_worker(state, version.path, version.metadata_path)
+        meta = version.metadata_path or metadata_file(self.root, version.id)
+        start(self, detached.follow, self, state, version.path, meta,
+              what="follow the run", group="follow")  # fmt: skip
 
-    @work(thread=True, group="follow", exit_on_error=False)
-    def follow_worker(self, state: RunState, folder: Path, meta: Path | None = None) -> None:
-        """Follow a run started elsewhere; one whose process dies ends `interrupted`."""
-        detached.follow(
-            self, state, folder, meta or metadata_file(self.root, state.version_id or "")
-        )
+    def worker_failed(self, worker: Worker[Any], text: str) -> None:
+        """A failed follow (or train) worker ends its run view's "active" state."""
+        state = self.run_state
+        if state is None or not state.active:
+            return
+        if worker.group in ("follow", "train") and state.following:  # (detached runs)
+            self.post_message(RunEnded(state.token, "stopped following", state.version_id))
+        elif worker.group == "train" and not state.following:
+            self.post_message(RunEnded(state.token, "failed", None, text))
 
     def show_run(self, state: RunState) -> None:
         from .screens.run import RunScreen
@@ -325,12 +340,6 @@ class FtuiApp(App[int]):
             return screen
         return None
 
-    @on(WorkFailed)
-    def work_failed(self, message: WorkFailed) -> None:
-        """The one place a worker's failure is shown (messages from screens bubble here)."""
-        text = one_line(f"{message.what}: {message.reason}", 400)
-        self.notify(text, severity="error", markup=False)
-
     @on(RunEventMessage)
     @on(RunProgress)
     def run_event(self, message: RunEventMessage | RunProgress) -> None:
@@ -338,7 +347,12 @@ class FtuiApp(App[int]):
         if state is None or state.token != message.token:
             return
         was_active = state.active
+        before = state.version_id
         state.apply(message.event)
+        if state.version_id is not None and before is None and not state.following:
+            # the new version exists now: show it in the tree (its parent opened), so
+            # the browser never counts a run it hides in a collapsed row
+            self.browser.select_version(state.version_id)
         view = self._run_view(message.token)
         if view is not None:
             view.show_event(message.event)
@@ -390,14 +404,21 @@ class FtuiApp(App[int]):
             self.stop_following()
             self.exit(0)
             return
+        from .screens.confirm import StrictConfirmScreen
 
-        def answered(yes: bool | None) -> None:
+        if isinstance(self.screen, StrictConfirmScreen):
+            return
+
+        def answer(yes: bool | None) -> None:
             if yes:
-                state.stop.set()
+                state.stop.set()  # the engine saves what it has and marks it cancelled
                 self.exit(0)
 
         body = Text("It trains inside this app: quitting cancels it after its current step.")
-        self.push_screen(ConfirmScreen("Quit and cancel the run?", body), answered)
+        label = safe_text(state.version_id or state.title)
+        self.push_screen(
+            StrictConfirmScreen(f"A run is in progress ({label}). Quit?", body), answer
+        )
 
 
 def run_app(root: Path, in_process: bool = False) -> int:

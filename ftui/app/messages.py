@@ -121,12 +121,3 @@ class RunEnded(Message):
         self.status = status
         self.version_id = version_id
         self.error = error
-
-
-class WorkFailed(Message):
-    """A worker met an error; shown as a notification with a one-line reason."""
-
-    def __init__(self, what: str, reason: str) -> None:
-        super().__init__()
-        self.what = what
-        self.reason = reason

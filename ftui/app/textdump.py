@@ -8,6 +8,8 @@ from typing import Any
 from rich.console import Console
 from textual.app import App
 
+from .textual_private import render_screen
+
 
 def screen_text(app: App[Any]) -> str:
     """Every visible line of the current screen (modal screens over their background)."""
@@ -22,6 +24,5 @@ def screen_text(app: App[Any]) -> str:
         legacy_windows=False,
         safe_box=False,
     )
-    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
-    console.print(update)
+    console.print(render_screen(app))
     return console.export_text(styles=False)

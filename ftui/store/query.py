@@ -25,11 +25,13 @@ from .naming import name_variants
 
 SORT_KEYS: dict[str, str] = {
     "time": "newest first",
-    "final_loss": "final loss",
     "eval_loss": "eval loss",
+    "train_loss": "train loss",
     "name": "name",
     "size": "largest first",
 }
+# `sort_versions` also takes "final_loss" (eval loss where there is one, else train);
+# the app does not offer it: it sorted like "eval_loss" whenever every version had one.
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "!=": operator.ne,
@@ -212,10 +214,8 @@ def sort_versions(
     if key == "name":
         return sorted(items, key=lambda v: v.id, reverse=reverse)
     getter: Callable[[Version], float | None]
-    if key == "final_loss":
-        getter = NUMERIC_FIELDS["final_loss"]
-    elif key == "eval_loss":
-        getter = NUMERIC_FIELDS["eval_loss"]
+    if key in ("final_loss", "eval_loss", "train_loss"):
+        getter = NUMERIC_FIELDS[key]
     else:
         raise QueryError(f"unknown sort key {key!r} (known: {', '.join(SORT_KEYS)})")
     known: list[tuple[float, Version]] = []

@@ -91,3 +91,8 @@ def preview(value: str, max_chars: int = 4000, max_lines: int = 60) -> str:
             f" the first {len(shown):,} characters shown)"
         )
     return text
+
+
+def plural(count: float, noun: str) -> str:
+    """`1 epoch`, `2 epochs`, `0.5 epochs`: the count (as `:g`) and the noun, agreeing."""
+    return f"{count:g} {noun}" + ("" if count == 1 else "s")

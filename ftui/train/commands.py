@@ -131,7 +131,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `ftui retrain VERSION`."""
-    parser.add_argument("version", help="the version to retrain: id, alias or ID:checkpoint-N")
+    # optional here only so `--set r=16 VERSION` works: `--set` takes every word after it
+    # (see take_version); a missing version is still an error
+    parser.add_argument(
+        "version", nargs="?", help="the version to retrain: id, alias or ID:checkpoint-N"
+    )
     parser.add_argument("--from-checkpoint", metavar="N", default=None,
                         help="start from checkpoint-N of that version (a step number)")  # fmt: skip
     parser.add_argument(
@@ -277,6 +281,8 @@ def run_spec(
             result = attached(spec, on_event=printer, stop=stop, attach=attach)
     if result.version_id and distributed_rank()[0] == 0:  # under torchrun: once, not per rank
         print(result.version_id, flush=True)
+    if result.status == "failed" and result.version_id is None:
+        return EXIT_USAGE  # refused before anything ran (device, precision, model, data)
     return {"completed": EXIT_COMPLETED, "cancelled": EXIT_CANCELLED}.get(
         result.status, EXIT_FAILED
     )
@@ -371,6 +377,19 @@ def start(spec: RunSpec, args: argparse.Namespace) -> int:
     return EXIT_COMPLETED
 
 
+def take_version(args: argparse.Namespace) -> str:
+    """The VERSION of `ftui retrain`, also when `--set` swallowed it (`--set r=16 ID`: the
+    one word in the settings without `=`); raises SpecError when there is none."""
+    settings = list(getattr(args, "settings", []) or [])
+    loose = [word for word in settings if "=" not in word]
+    if args.version is None and len(loose) == 1 and settings[-1] == loose[0]:
+        args.version = settings.pop()
+        args.settings = settings
+    if args.version is None:
+        raise SpecError("which version? ftui retrain VERSION [--set KEY=VALUE …]")
+    return str(args.version)
+
+
 def run_retrain_command(args: argparse.Namespace) -> int:
     """`ftui retrain VERSION …`"""
     from pathlib import Path
@@ -379,8 +398,8 @@ def run_retrain_command(args: argparse.Namespace) -> int:
 
     from .retrain import spec_for_retrain
 
-    version, named_checkpoint = expand_alias(Path(_root(args)), args.version)
     try:
+        version, named_checkpoint = expand_alias(Path(_root(args)), take_version(args))
         spec = spec_for_retrain(
             Path(_root(args)),
             version,

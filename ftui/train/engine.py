@@ -16,6 +16,7 @@ from typing import Any
 
 from ftui.store.digests import MANIFEST_KEY, manifest, verify
 from ftui.store.naming import version_folder
+from ftui.store.text import plural
 from ftui.store.writer import (
     WriteError,
     claim_version,
@@ -170,7 +171,7 @@ class _Run:
             self.reserve.release()  # on a full disk, room for the final status
         with contextlib.suppress(Exception):
             self._update(lambda r: self._finish_run(r, "failed", error=error))
-        self.sink.log(f"failed: {error}", "error")
+        # one Failed event, no log line saying the same: `ftui train` printed it twice
         self.sink.emit(Failed(version_id=self.version_id, error=error))
         return RunResult(self.version_id, self.path, "failed", error)
 
@@ -248,9 +249,11 @@ class _Run:
         with hf_env.route_library_logs(self.sink.log if self.route_logs else None):
             try:
                 prepared = self._prepare(spec)
-            except (SpecError, DataError) as exc:
-                return self.fail(str(exc))
             except Exception as exc:  # noqa: BLE001 - a bad adapter, a library error...
+                if self.stop is not None and self.stop.is_set():
+                    return self.cancelled(None, None)  # cancelled while loading: not a failure
+                if isinstance(exc, SpecError | DataError):
+                    return self.fail(str(exc))
                 return self.fail(describe_error(exc))
             if self.stop is not None and self.stop.is_set():
                 return self.cancelled(None, None)
@@ -405,8 +408,8 @@ class _Run:
                 processes = f" x {self.world} processes (global batch {batch})"
             self.sink.log(
                 f"training {examples.num_train} examples ({examples.num_eval} eval) for "
-                f"{spec.epochs:g} epochs on {hw.device} ({hw.precision}){processes}: "
-                f"{spec.summary()}"
+                f"{plural(spec.epochs, 'epoch')} on {hw.device} ({hw.precision}){processes}: "
+                + spec.summary(max_length=prepared.args.get("max_length"))
             )
             output = trainer.train(resume_from_checkpoint=self._resume_path())
             if agreement is not None:

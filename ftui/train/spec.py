@@ -335,14 +335,15 @@ class RunSpec:
             root=str(Path(self.root).expanduser().resolve()),
         )
 
-    def summary(self) -> str:
-        """One line for logs: model, data and the settings that matter most."""
+    def summary(self, max_length: int | None = None) -> str:
+        """One line for logs: model, data and the settings that matter most (`max_length`:
+        the one in use, when the model's positions cut the asked-for one)."""
         targets = ",".join(self.target_modules) if self.target_modules else "auto"
         return (
             f"{self.base_model} on {self.data}: r={self.r} alpha={self.alpha:g} "
             f"dropout={self.dropout:g} targets={targets} epochs={self.epochs:g} "
             f"lr={self.learning_rate:g} batch={self.batch_size}x{self.grad_accum} "
-            f"max_length={self.max_length} seed={self.seed}"
+            f"max_length={max_length or self.max_length} seed={self.seed}"
         )
 
     # -- validation ------------------------------------------------------------------

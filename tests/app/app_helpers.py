@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from textual.pilot import Pilot
 from ftui.app.main import FtuiApp
 from ftui.app.screens.browser import BrowserScreen
 from ftui.app.textdump import screen_text
+from ftui.app.textual_private import notification_messages
 from ftui.store.naming import folder_name
 from ftui.testing.synth import write_version
 
@@ -154,4 +156,27 @@ Settle = Callable[[Pilot[object]], Awaitable[None]]
 
 def notifications(app: FtuiApp) -> list[str]:
     """Messages of the notifications currently shown (toasts wrap, so read them here)."""
-    return [n.message for n in app._notifications]
+    return notification_messages(app)
+
+
+@asynccontextmanager
+async def open_browser(
+    root: Path,
+    *,
+    select: tuple[str, str | None] | None = None,
+    size: tuple[int, int] = (100, 30),
+    poll_interval: float = 0,
+    in_process: bool = False,
+) -> AsyncIterator[tuple[FtuiApp, Pilot[object]]]:
+    """The app on `root` under Pilot, scanned and settled (optionally with a row
+    selected): the preamble every browser test shares.
+
+        async with open_browser(runs, select=(V2, None), size=(120, 40)) as (app, pilot):
+    """
+    app = FtuiApp(root, poll_interval=poll_interval, in_process=in_process)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        if select is not None:
+            assert app.browser.version_tree.select_key(select), select
+            await settle(pilot)
+        yield app, pilot

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app_helpers import TRAINER, V1, V2, settle, text
+from app_helpers import TRAINER, V1, V2, V3, open_browser, settle, text
 
-from ftui.app.main import FtuiApp
 from ftui.app.screens.confirm import ConfirmScreen
 from ftui.app.screens.help import HelpScreen
 from ftui.store.naming import folder_name
@@ -18,9 +17,7 @@ def metadata(root: Path, version_id: str) -> dict[str, object]:
 
 
 async def test_edit_tags_saves_to_metadata(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 60)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 60)) as (app, pilot):
         app.browser.version_tree.select_key((V1, None))
         await pilot.press("e")
         await settle(pilot)
@@ -31,14 +28,12 @@ async def test_edit_tags_saves_to_metadata(runs: Path) -> None:
         assert metadata(runs, V1)["tags"] == ["best", "[bold]x"]
         assert metadata(runs, V1)["notes"] == "first try"  # other keys untouched
         assert "[bold]x" in text(app)
-        assert app.browser.by_id[V1].tags == ("best", "[bold]x")
+        assert app.browser.state.by_id[V1].tags == ("best", "[bold]x")
 
 
 async def test_edit_tags_escape_changes_nothing(runs: Path) -> None:
     before = (runs / f"metadata_{V1}.json").read_bytes()
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         app.browser.version_tree.select_key((V1, None))
         await pilot.press("e", "x", "escape")
         await settle(pilot)
@@ -46,9 +41,7 @@ async def test_edit_tags_escape_changes_nothing(runs: Path) -> None:
 
 
 async def test_edit_notes(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         app.browser.version_tree.select_key((V1, None))
         await pilot.press("n", "end", *" then more", "enter", *"line two", "ctrl+s")
         await settle(pilot)
@@ -56,9 +49,7 @@ async def test_edit_notes(runs: Path) -> None:
 
 
 async def test_trainer_folder_cannot_be_tagged(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         app.browser.version_tree.select_key((TRAINER, None))
         await pilot.press("e")
         await settle(pilot)
@@ -67,11 +58,8 @@ async def test_trainer_folder_cannot_be_tagged(runs: Path) -> None:
 
 
 async def test_delete_version_after_confirmation(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
     before = sorted(p.name for p in runs.iterdir())
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        app.browser.version_tree.select_key((V1, None))
+    async with open_browser(runs, select=(V1, None)) as (app, pilot):
         await pilot.press("d")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
@@ -94,9 +82,7 @@ async def test_delete_version_after_confirmation(runs: Path) -> None:
 
 
 async def test_delete_checkpoint(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         app.browser.version_tree.select_key((V2, "checkpoint-10"))
         await pilot.press("d")
         await settle(pilot)
@@ -109,9 +95,7 @@ async def test_delete_checkpoint(runs: Path) -> None:
 
 
 async def test_help_lists_every_key(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 60)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 64)) as (app, pilot):
         await pilot.press("question_mark")
         await settle(pilot)
         assert isinstance(app.screen, HelpScreen)
@@ -135,9 +119,7 @@ async def test_help_lists_every_key(runs: Path) -> None:
 
 
 async def test_command_palette_runs_actions(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         await pilot.press("ctrl+p")
         await settle(pilot)
         await pilot.press(*"sort")
@@ -145,4 +127,24 @@ async def test_command_palette_runs_actions(runs: Path) -> None:
         assert "Sort" in text(app)
         await pilot.press("enter")
         await settle(pilot)
-        assert app.browser.sort_key == "final_loss"
+        assert app.browser.state.sort_key == "eval_loss"
+
+
+async def test_delete_names_the_children_and_tags_it_affects(runs: Path) -> None:
+    async with open_browser(runs, select=(V1, None), size=(120, 40)) as (
+        app,
+        pilot,
+    ):  # tagged "baseline", parent of V2
+        await pilot.press("d")
+        await settle(pilot)
+        screen = text(app)
+        assert "1 version trained from it will show without a parent" in screen
+        assert V2 in screen.split("trained from it", 1)[1]
+        assert "its tags go with it: baseline" in screen
+        await pilot.press("n")
+        await settle(pilot)
+        app.browser.version_tree.select_key((V3, None))  # no children, no tags
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        assert "trained from it" not in text(app) and "tags go" not in text(app)

@@ -6,7 +6,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from app_helpers import NASTY_NOTES, TRAINER, V1, V2, V3, V4, settle, text
+from app_helpers import NASTY_NOTES, TRAINER, V1, V2, V3, V4, open_browser, settle, text
 
 from ftui.app.main import FtuiApp
 from ftui.app.widgets.loss_plot import LossPlot
@@ -15,9 +15,7 @@ from ftui.testing.synth import write_version
 
 
 async def test_tree_shows_versions_nested_with_checkpoints(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         tree = app.browser.version_tree
         child = tree.nodes_by_key[(V2, None)]
         assert child.parent is tree.nodes_by_key[(V1, None)]  # retrained under its parent
@@ -35,9 +33,7 @@ async def test_tree_shows_versions_nested_with_checkpoints(runs: Path) -> None:
 
 
 async def test_details_show_metadata_files_modules_and_plot(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(120, 60)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(120, 60)) as (app, pilot):
         assert app.browser.version_tree.select_key((V2, None))
         await settle(pilot)
         details = app.browser.details
@@ -69,22 +65,14 @@ async def test_details_show_metadata_files_modules_and_plot(runs: Path) -> None:
 
 
 async def test_checkpoint_details(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(120, 50)) as pilot:
-        await settle(pilot)
-        app.browser.version_tree.select_key((V2, "checkpoint-20"))
-        await settle(pilot)
+    async with open_browser(runs, select=(V2, "checkpoint-20"), size=(120, 50)) as (app, pilot):
         screen = text(app)
         assert f"{V2}/checkpoint-20" in screen
         assert "epoch      2" in screen or "epoch 2" in screen
 
 
 async def test_untrusted_text_is_shown_literally(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(160, 60)) as pilot:
-        await settle(pilot)
-        app.browser.version_tree.select_key((V2, None))
-        await settle(pilot)
+    async with open_browser(runs, select=(V2, None), size=(160, 60)) as (app, pilot):
         screen = text(app)
         assert "[bold]not bold[/] [link=http://x]link[/link] \\x1b[31mred?" in screen
         assert NASTY_NOTES not in screen  # the raw escape character never reaches the screen
@@ -94,9 +82,7 @@ async def test_untrusted_text_is_shown_literally(runs: Path) -> None:
 
 
 async def test_keys_move_and_expand(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         tree = app.browser.version_tree
         assert tree.selection is not None and tree.selection.version.id == V4
         await pilot.press("j", "j", "j")
@@ -110,9 +96,7 @@ async def test_keys_move_and_expand(runs: Path) -> None:
 
 
 async def test_filter_expression_and_text(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         await pilot.press("slash", *"r=16")
         await settle(pilot)
         keys = [k for k in app.browser.version_tree.nodes_by_key if k[1] is None]
@@ -138,9 +122,7 @@ async def test_filter_expression_and_text(runs: Path) -> None:
 
 
 async def test_sort_cycles(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         tree = app.browser.version_tree
 
         def top() -> list[str]:
@@ -149,13 +131,56 @@ async def test_sort_cycles(runs: Path) -> None:
         assert top() == [V4, V3, V1, TRAINER]  # newest first
         await pilot.press("s")
         await settle(pilot)
-        assert "sort: final loss" in text(app)
-        losses = [app.browser.by_id[v].final_loss for v in top()]
-        assert losses == sorted(losses)  # type: ignore[type-var]
-        await pilot.press("s", "s")
+        assert "sort: eval loss" in text(app)
+        evals = [app.browser.state.by_id[v].metrics.final_eval_loss for v in top()]
+        known = [x for x in evals if x is not None]
+        assert known == sorted(known) and evals[: len(known)] == known  # unknown last
+        await pilot.press("s")
+        await settle(pilot)
+        assert "sort: train loss" in text(app)
+        trains = [app.browser.state.by_id[v].metrics.final_train_loss for v in top()]
+        assert trains == sorted(trains)  # type: ignore[type-var]
+        await pilot.press("s")
         await settle(pilot)
         assert "sort: name" in text(app)
         assert top() == sorted(top())
+
+
+async def test_rows_say_which_loss_they_show(runs: Path) -> None:
+    async with open_browser(runs, size=(120, 30)) as (app, pilot):
+        screen = text(app)
+        v1 = app.browser.state.by_id[V1]
+        assert v1.metrics.final_eval_loss is not None
+        assert f"{V1} r4/a8 eval {v1.metrics.final_eval_loss:.3f}" in screen
+        await pilot.press("s", "s")  # train loss: the rows switch to it
+        await settle(pilot)
+        assert f"{V1} r4/a8 train {v1.metrics.final_train_loss:.3f}" in text(app)
+
+
+async def test_S_reverses_the_sort_and_f_flattens_the_tree(runs: Path) -> None:
+    async with open_browser(runs, size=(120, 30)) as (app, pilot):
+        tree = app.browser.version_tree
+
+        def top() -> list[str]:
+            return [n.data.version.id for n in tree.root.children if n.data]
+
+        assert top() == [V4, V3, V1, TRAINER]  # V2 nests under its parent V1
+        await pilot.press("S")
+        await settle(pilot)
+        assert top() == [TRAINER, V1, V3, V4]  # oldest first
+        assert "sort: newest first (reversed)" in text(app)
+        await pilot.press("f")  # flat: every version a top-level row, in sort order
+        await settle(pilot)
+        assert top() == [TRAINER, V1, V2, V3, V4]
+        assert "flat" in text(app)
+        await pilot.press("S", "s")  # best eval loss first, whatever the lineage
+        await settle(pilot)
+        evals = {v: app.browser.state.by_id[v].metrics.final_eval_loss for v in top()}
+        best = min((e, v) for v, e in evals.items() if e is not None)[1]
+        assert top()[0] == best
+        await pilot.press("f")
+        await settle(pilot)
+        assert V2 not in top()
 
 
 async def test_new_versions_appear_without_restart(runs: Path) -> None:
@@ -248,9 +273,48 @@ async def test_losses_from_histories_fill_in_the_rows(runs: Path) -> None:
     assert scanned[V1].final_loss is None  # nothing in the metadata: must come from history
     expected = with_history_metrics(scanned[V1]).final_loss
     assert expected is not None
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         node = app.browser.version_tree.nodes_by_key[(V1, None)]
-        assert app.browser.by_id[V1].final_loss == expected
-        assert f"{expected:.4f}" in str(node.label)
+        assert app.browser.state.by_id[V1].final_loss == expected
+        assert f"{expected:.3f}" in str(node.label)
+
+
+async def test_enter_opens_the_details_full_screen_and_escape_returns(runs: Path) -> None:
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
+        browser = app.browser
+        assert browser.version_tree.select_key((V1, None))
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert browser.maximized is browser.details  # full screen, not just focus
+        assert V3 not in text(app)  # the tree is gone from view
+        await pilot.press("escape")
+        await settle(pilot)
+        assert browser.maximized is None and browser.version_tree.has_focus
+        await pilot.press("j")  # the keys move the tree again
+        await settle(pilot)
+        assert browser.state.selected == (V2, None)
+
+
+async def test_a_filter_that_matches_nothing_clears_the_details(runs: Path) -> None:
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
+        await pilot.press("slash", *"eval_loss<0.0001", "enter")
+        await settle(pilot)
+        screen = text(app)
+        assert "no versions match the filter" in screen
+        assert "base model" not in screen and "LoRA modules" not in screen
+        assert app.browser.state.selection is None
+
+
+async def test_footer_fits_80_columns_with_help_and_quit(runs: Path) -> None:
+    async with open_browser(runs, size=(80, 24)) as (app, pilot):
+        footer = text(app).splitlines()[-1]
+        assert "? Help" in footer and "q Quit" in footer, footer
+
+
+async def test_nested_rows_keep_their_loss_at_80_columns(runs: Path) -> None:
+    async with open_browser(runs, size=(80, 24)) as (app, pilot):
+        v2 = app.browser.state.by_id[V2]
+        assert app.browser.version_tree.select_key((V2, None))  # nested under V1
+        await settle(pilot)
+        assert f"{V2} r8/a16 eval {v2.metrics.final_eval_loss:.3f}" in text(app)

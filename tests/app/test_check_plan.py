@@ -64,10 +64,10 @@ def _fails_on(condition: Callable[[object], bool]) -> Callable[..., object]:
 
     original = details.summary_rows
 
-    def summary_rows(version):  # type: ignore[no-untyped-def]
+    def summary_rows(version, *args, **kwargs):  # type: ignore[no-untyped-def]
         if condition(version):
             raise RuntimeError("a screen that only this kind of version breaks")
-        return original(version)
+        return original(version, *args, **kwargs)
 
     return summary_rows
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app_helpers import V1, V2, V3, notifications, settle, text
+from app_helpers import V1, V2, V3, notifications, open_browser, settle, text
 
 from ftui.app.main import FtuiApp
 from ftui.app.screens.browser import BrowserScreen
@@ -20,16 +20,14 @@ async def open_compare(app: FtuiApp, pilot: object) -> CompareScreen:
 
 
 async def test_compare_marked_pair(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(120, 60)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(120, 60)) as (app, pilot):
         tree = app.browser.version_tree
         tree.select_key((V1, None))
         await pilot.press("space")
         tree.select_key((V3, None))
         await pilot.press("space")
-        assert app.browser.marked == [(V1, None), (V3, None)]
-        assert "● ✓ 20260301_090000" in text(app)
+        assert app.browser.marked == ((V1, None), (V3, None))
+        assert "●✓ 20260301_090000" in text(app)
         await pilot.press("c")
         screen = await open_compare(app, pilot)
         shown = text(app)
@@ -48,9 +46,7 @@ async def test_compare_marked_pair(runs: Path) -> None:
 
 
 async def test_compare_defaults_to_parent(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(120, 50)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(120, 50)) as (app, pilot):
         app.browser.version_tree.select_key((V2, None))
         await pilot.press("c")
         screen = await open_compare(app, pilot)
@@ -60,9 +56,7 @@ async def test_compare_defaults_to_parent(runs: Path) -> None:
 
 
 async def test_compare_checkpoints(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(120, 50)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(120, 50)) as (app, pilot):
         tree = app.browser.version_tree
         tree.select_key((V2, "checkpoint-10"))
         await pilot.press("space")
@@ -78,9 +72,7 @@ async def test_compare_checkpoints(runs: Path) -> None:
 
 
 async def test_compare_without_pair_explains(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 30)) as (app, pilot):
         app.browser.version_tree.select_key((V1, None))  # no parent, nothing marked
         await pilot.press("c")
         await settle(pilot)
@@ -89,9 +81,7 @@ async def test_compare_without_pair_explains(runs: Path) -> None:
 
 
 async def test_compare_fits_80x24(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(80, 24)) as (app, pilot):
         app.browser.version_tree.select_key((V2, None))
         await pilot.press("c")
         await open_compare(app, pilot)
@@ -107,9 +97,7 @@ async def test_compare_shows_update_norms_and_cosines(runs: Path) -> None:
     import numpy as np
     from safetensors.numpy import load_file
 
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(120, 60)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(120, 60)) as (app, pilot):
         app.browser.version_tree.select_key((V2, None))
         await pilot.press("c")
         screen = await open_compare(app, pilot)

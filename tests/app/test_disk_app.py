@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from app_helpers import V1, V2, settle, text
+from app_helpers import V1, V2, open_browser, settle, text
 
 from ftui.app.main import FtuiApp
 from ftui.app.screens.disk_dialogs import AliasScreen, ExportScreen
@@ -26,9 +26,7 @@ def du_sb(path: Path) -> int:
 
 
 async def test_status_line_total_agrees_with_du_and_sort_by_size(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(120, 40)) as (app, pilot):
         browser = app.browser
         assert browser.disk.root_sizes is not None
         assert browser.disk.root_sizes.total == du_sb(runs)
@@ -36,18 +34,14 @@ async def test_status_line_total_agrees_with_du_and_sort_by_size(runs: Path) -> 
         while browser.sort_key != "size":
             await pilot.press("s")
         await settle(pilot)
-        shown = [v.id for v in browser.shown_versions()]
+        shown = [v.id for v in browser.state.shown]
         sizes = [browser.disk.sizes[i] for i in shown]
         assert sizes == sorted(sizes, reverse=True)
         assert "largest first" in text(app)
 
 
 async def test_details_show_the_breakdown(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(120, 60)) as pilot:
-        await settle(pilot)
-        app.browser.version_tree.select_key((V2, None))
-        await settle(pilot)
+    async with open_browser(runs, select=(V2, None), size=(120, 60)) as (app, pilot):
         loaded = app.browser.details.loaded
         assert loaded is not None and loaded.breakdown is not None
         assert loaded.breakdown.total == app.browser.disk.sizes[V2]
@@ -58,12 +52,9 @@ async def test_details_show_the_breakdown(runs: Path) -> None:
 
 
 async def test_prune_preview_asks_then_deletes(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
     before = sorted(p.name for p in version_folder(runs, V2).glob("checkpoint-*"))
     assert len(before) >= 2
-    async with app.run_test(size=(120, 50)) as pilot:
-        await settle(pilot)
-        app.browser.version_tree.select_key((V2, None))
+    async with open_browser(runs, select=(V2, None), size=(120, 50)) as (app, pilot):
         await pilot.press("P")
         await settle(pilot)
         assert isinstance(app.screen, PruneScreen)
@@ -90,9 +81,7 @@ async def test_prune_preview_asks_then_deletes(runs: Path) -> None:
 
 
 async def test_prune_scope_and_options_keys(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(120, 50)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(120, 50)) as (app, pilot):
         app.browser.version_tree.select_key((V2, None))
         await pilot.press("P")
         await settle(pilot)
@@ -113,9 +102,7 @@ async def test_prune_scope_and_options_keys(runs: Path) -> None:
 
 
 async def test_alias_from_the_app(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(120, 40)) as (app, pilot):
         app.browser.version_tree.select_key((V1, None))
         await pilot.press("a")
         await settle(pilot)
@@ -124,10 +111,10 @@ async def test_alias_from_the_app(runs: Path) -> None:
         await settle(pilot)
         assert read_aliases(runs) == {"prod": V1}
         assert "@prod" in text(app)
-        assert dict(app.browser.by_id[V1].aliases) == {"prod": None}
+        assert dict(app.browser.state.by_id[V1].aliases) == {"prod": None}
         await pilot.press("slash", *"alias:prod", "enter")
         await settle(pilot)
-        assert [v.id for v in app.browser.shown_versions()] == [V1]
+        assert [v.id for v in app.browser.state.shown] == [V1]
         await pilot.press("escape")
         app.browser.version_tree.select_key((V2, None))  # move prod to V2
         await settle(pilot)

@@ -11,6 +11,7 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
@@ -26,18 +27,18 @@ TIMEOUT_S = 30
 class Terminal:
     """A pty running ftui; `wait_for` reads until some text has been drawn."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *flags: str) -> None:
         command = shutil.which("ftui", path=str(Path(sys.executable).parent)) or "ftui"
         env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
         env.pop("NO_COLOR", None)
         self.child = pexpect.spawn(
-            command, [str(root)], env=env, dimensions=(24, 80), timeout=TIMEOUT_S
+            command, [str(root), *flags], env=env, dimensions=(24, 80), timeout=TIMEOUT_S
         )
         self.raw = b""
         self.seen = b""
 
-    def wait_for(self, text: str) -> None:
-        deadline = time.monotonic() + TIMEOUT_S
+    def wait_for(self, text: str, timeout: float = TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
         needle = text.encode()
         start = len(self.seen)
         while time.monotonic() < deadline:
@@ -61,23 +62,77 @@ class Terminal:
             self.child.terminate(force=True)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
-def test_browse_compare_quit_in_a_real_terminal(tmp_path: Path) -> None:
-    root = make_runs(tmp_path / "runs")
-    terminal = Terminal(root)
+def test_browse_compare_quit_in_a_real_terminal(terminal: Terminal) -> None:
+    terminal.send("jjj")  # down to 20260302_090000, retrained from 20260301_090000
+    terminal.wait_for("2026-03-02 09:00")  # its details
+    terminal.send("c")  # compare with its parent
+    terminal.wait_for("rank 4 → 8")
+    terminal.wait_for("shape differs")
+    terminal.send(ESC)  # escape: back to the tree
+    terminal.wait_for("Filter")
+
+
+DOWN, ESC = "\x1b[B", "\x1b"
+
+
+@pytest.fixture
+def terminal(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Terminal]:
+    """ftui on the fixture versions in a real pty, scanned; `q` at the end must quit.
+    `@pytest.mark.parametrize("terminal", [flags], indirect=True)` adds command flags."""
+    if sys.platform == "win32":
+        pytest.skip("needs a pty")
+    flags = getattr(request, "param", ())
+    terminal = Terminal(make_runs(tmp_path / "runs"), *flags)
     try:
         terminal.wait_for("5 versions")
-        terminal.wait_for("20260304_090000")  # the first row: selected, shown in details
-        terminal.send("jjj")  # down to 20260302_090000, retrained from 20260301_090000
-        terminal.wait_for("2026-03-02 09:00")  # its details
-        terminal.send("c")  # compare with its parent
-        terminal.wait_for("rank 4 → 8")
-        terminal.wait_for("shape differs")
-        terminal.send("\x1b")  # escape: back to the tree
-        terminal.wait_for("Filter")
+        yield terminal
         terminal.send("q")
         terminal.child.expect(pexpect.EOF, timeout=TIMEOUT_S)
         terminal.child.close()
         assert terminal.child.exitstatus == 0
     finally:
         terminal.close()
+
+
+def test_enter_opens_full_details_and_escape_returns(terminal: Terminal) -> None:
+    terminal.send("jj")  # v_20260301_090000: enter opens all of it, full screen
+    terminal.wait_for("2026-03-01 09:00")
+    terminal.send("\r")
+    terminal.wait_for("train loss")  # below the fold until the details fill the screen
+    terminal.send(ESC)
+    time.sleep(0.5)  # (escape and k in one read would be alt+k)
+    terminal.send("k")  # the tree has the keys again: up to v_20260303_090000
+    terminal.wait_for("2026-03-03 09:00")  # its details
+
+
+def test_typeahead_lands_in_the_right_field(terminal: Terminal) -> None:
+    terminal.send("jj")
+    terminal.wait_for("2026-03-01 09:00")
+    # one burst, as a fast typist (or a paste) sends it: open the form, go down to the
+    # tenth field (epochs), type over it, start
+    terminal.send("R" + DOWN * 9 + "xyz" + "\x13")  # ctrl+s
+    terminal.wait_for("epochs: expected a number")  # xyz landed in epochs
+    terminal.send(ESC)
+    terminal.wait_for("Filter")
+
+
+@pytest.mark.parametrize("terminal", [("--in-process",)], indirect=True)
+def test_cancel_and_quit_during_a_run_ask_first(terminal: Terminal) -> None:
+    """In-process mode: quitting would end the run, so q asks; x asks in every mode."""
+    terminal.send("t")
+    terminal.wait_for("New training run")
+    terminal.send(DOWN * 9 + "50" + "\x13")  # 50 epochs of the demo data: long enough
+    terminal.wait_for("Training ")
+    terminal.wait_for("ETA", timeout=120)  # it is making progress
+    terminal.send("q")  # quitting would cancel it: asks
+    terminal.wait_for("Quit?")
+    terminal.send(ESC + "\r")  # a stray escape or enter does not answer
+    time.sleep(0.5)
+    assert terminal.child.isalive()
+    terminal.send("n")
+    terminal.send("x")  # cancel: asks too
+    terminal.wait_for("its checkpoints are kept")
+    terminal.send(ESC)
+    time.sleep(0.5)
+    terminal.send("y")
+    terminal.wait_for("cancelled")  # nothing runs now: the fixture's q quits at once

@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from app_helpers import settle, text
+from app_helpers import open_browser, settle, text
 from textual.widgets import Input
 
-from ftui.app.main import FtuiApp
 from ftui.app.screens.train_form import TrainFormScreen
 
 RUN_TIMEOUT_S = 240
@@ -24,9 +23,7 @@ async def test_two_processes_from_the_form(
     data.write_text("".join(json.dumps({"text": f"Question {i}? Answer {i}."}) + "\n"
                             for i in range(32)))  # fmt: skip
     before = set(runs.glob("metadata_*.json"))
-    app = FtuiApp(runs, poll_interval=0)
-    async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 40)) as (app, pilot):
         await pilot.press("t")
         await settle(pilot)
         assert isinstance(app.screen, TrainFormScreen)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app_helpers import V3, notifications, settle, text
+from app_helpers import V3, notifications, open_browser, settle, text
 from textual.widgets import Input
 
 from ftui.app.main import FtuiApp
 from ftui.app.screens.browser import BrowserScreen
+from ftui.app.screens.confirm import StrictConfirmScreen
 from ftui.app.screens.run import RunScreen
 from ftui.app.screens.train_form import TrainFormScreen
 from ftui.app.widgets.loss_plot import LossPlot
@@ -52,6 +53,12 @@ async def wait_run(app: FtuiApp, pilot: object, done: bool = True) -> None:
         await settle(pilot)  # type: ignore[arg-type]
 
 
+async def settle_ui(pilot: object) -> None:
+    """A few frames (settle() would wait for the training worker to end)."""
+    for _ in range(5):
+        await pilot.pause(0.02)  # type: ignore[attr-defined]
+
+
 async def fill(pilot: object, app: FtuiApp, values: dict[str, str]) -> None:
     for name, value in values.items():
         app.screen.query_one(f"#field-{name}", Input).value = value
@@ -60,9 +67,7 @@ async def fill(pilot: object, app: FtuiApp, values: dict[str, str]) -> None:
 
 async def test_new_run_from_form(runs: Path) -> None:
     data = small_data(runs.parent)
-    app = FtuiApp(runs, poll_interval=0, in_process=True)
-    async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 40), in_process=True) as (app, pilot):
         await pilot.press("t")
         await settle(pilot)
         assert isinstance(app.screen, TrainFormScreen)
@@ -98,9 +103,7 @@ async def test_new_run_from_form(runs: Path) -> None:
 
 
 async def test_form_rejects_bad_settings(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0, in_process=True)
-    async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 40), in_process=True) as (app, pilot):
         await pilot.press("t")
         await settle(pilot)
         await fill(pilot, app, {"r": "zero", "data": str(runs / "nope.jsonl")})
@@ -114,10 +117,8 @@ async def test_form_rejects_bad_settings(runs: Path) -> None:
 
 
 async def test_retrain_one_key_and_cancel(runs: Path) -> None:
-    """`r` on a version retrains it with its settings; escape cancels cooperatively."""
-    app = FtuiApp(runs, poll_interval=0, in_process=True)
-    async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
+    """`r` on a version retrains it with its settings; x cancels cooperatively, after asking."""
+    async with open_browser(runs, size=(100, 40), in_process=True) as (app, pilot):
         app.browser.version_tree.select_key((V3, None))  # r=16 on ftui:tiny-gpt2, 1 epoch
         await pilot.press("r")
         await wait_run(app, pilot)
@@ -137,8 +138,45 @@ async def test_retrain_one_key_and_cancel(runs: Path) -> None:
         await fill(pilot, app, {"epochs": "50"})
         await pilot.press("ctrl+s")
         await wait_run(app, pilot, done=False)
+        # escape only goes back to the browser: the run goes on
         await pilot.press("escape")
+        await settle_ui(pilot)
+        assert isinstance(app.screen, BrowserScreen)
+        assert app.run_state is not None and app.run_state.active
+        # the running child is in the tree, its parent opened, and selected
+        tree = app.browser.version_tree
+        new = app.run_state.version_id
+        for _ in range(100):
+            if (new, None) in tree.nodes_by_key:
+                break
+            await pilot.pause(0.05)
+        node = tree.nodes_by_key[(new, None)]
+        assert node.parent is not None and node.parent.is_expanded
+        assert app.browser.state.selected == (new, None)
+        # q during the run asks (y/n); escape cannot answer, n keeps it running
+        await pilot.press("q")
+        await settle_ui(pilot)
+        assert isinstance(app.screen, StrictConfirmScreen) and app.is_running
+        await pilot.press("escape", "enter")
+        await settle_ui(pilot)
+        assert isinstance(app.screen, StrictConfirmScreen)
+        await pilot.press("n")
+        await settle_ui(pilot)
+        assert app.is_running and app.run_state.active
+        # x in the run view asks before cancelling; escape cannot answer
+        await pilot.press("w")
+        await settle_ui(pilot)
+        assert isinstance(app.screen, RunScreen)
+        assert "Cancel run" in text(app)
+        await pilot.press("x")
+        await settle_ui(pilot)
+        assert isinstance(app.screen, StrictConfirmScreen)
+        await pilot.press("escape")
+        await settle_ui(pilot)
+        assert isinstance(app.screen, StrictConfirmScreen) and app.run_state.active
+        await pilot.press("y")
         await wait_run(app, pilot)
+        assert "Cancel run" not in text(app)  # the footer follows the header
         state = app.run_state
         assert state is not None and state.status == "cancelled", state
         assert state.version_id is not None
@@ -147,9 +185,7 @@ async def test_retrain_one_key_and_cancel(runs: Path) -> None:
 
 
 async def test_retrain_with_form_shows_differences(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0, in_process=True)
-    async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 40), in_process=True) as (app, pilot):
         app.browser.version_tree.select_key((V3, None))
         await pilot.press("R")
         await settle(pilot)
@@ -172,9 +208,7 @@ async def test_retrain_with_form_shows_differences(runs: Path) -> None:
 
 
 async def test_failure_is_shown_not_crashed(runs: Path) -> None:
-    app = FtuiApp(runs, poll_interval=0, in_process=True)
-    async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 40), in_process=True) as (app, pilot):
         await pilot.press("t")
         await settle(pilot)
         # a model folder that passes the form's checks but cannot be loaded: the engine fails
@@ -210,9 +244,7 @@ async def test_follow_a_run_started_elsewhere(runs: Path) -> None:
                 handle.write(event_to_json(event) + "\n")  # type: ignore[arg-type]
 
     append(Started(version_id, str(folder)), LogLine("hello from [bold]tmux[/bold]"))
-    app = FtuiApp(runs, poll_interval=0, in_process=True)
-    async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
+    async with open_browser(runs, size=(100, 40), in_process=True) as (app, pilot):
         app.browser.version_tree.select_key((version_id, None))
         await pilot.press("w")
         await pilot.pause(0.5)
@@ -230,3 +262,21 @@ async def test_follow_a_run_started_elsewhere(runs: Path) -> None:
         await settle(pilot)
         assert app.run_state is not None and app.run_state.status == "completed"
         assert "completed" in text(app)
+
+
+async def test_run_log_lines_wrap_at_80_columns(runs: Path) -> None:
+    """A long log line (the engine's summary) is read whole, not cut at the edge."""
+    from ftui.app.run_state import RunState
+
+    async with open_browser(runs, size=(80, 24)) as (app, pilot):
+        state = RunState(1, "a run")
+        state.apply(Started("20260309_090000", str(runs)))
+        long = "training 200 examples (20 eval) for 1 epoch on cpu (fp32): " + "x" * 60 + " END"
+        state.apply(LogLine(long))
+        state.finish("completed", "20260309_090000")
+        app.run_state = state
+        app.show_run(state)
+        await settle(pilot)
+        screen = text(app)
+        assert "END" in screen and "x" * 20 in screen
+        assert "Cancel run" not in screen  # finished: the footer offers no cancel

@@ -86,7 +86,7 @@ def test_2_follower_memory_is_bounded_on_an_endless_line(build) -> None:
 def test_2_watching_a_fifo_log_in_the_app_then_quitting(build) -> None:
     root = build("events_fifo")
     result = probe("app", str(root), "each", "w", timeout=60)
-    assert any("following the run" in n for n in result["notices"]), result["notices"]
+    assert any("follow the run" in n for n in result["notices"]), result["notices"]
 
 
 # -- 3. hangs ----------------------------------------------------------------------------

@@ -91,6 +91,19 @@ def test_check_does_not_import_the_training_stack() -> None:
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
 
 
+@pytest.mark.parametrize("flag", ["--json", "--strict", "--no-ui"])
+def test_check_flags_without_check_are_an_error(
+    flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ftui --json DIR` used to open the interactive app; now it says what is missing."""
+    from ftui.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main([flag, str(tmp_path)])
+    assert stop.value.code == 2
+    assert f"{flag} only goes with --check" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("where", ["beside", "inside", "nowhere"])
 def test_relative_base_model_resolves_like_the_tutorial_script(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str

@@ -166,3 +166,29 @@ def test_under_torchrun_only_the_main_process_writes(
     assert [e["checkpoint"] for e in meta["epochs"]] == ["checkpoint-3"]  # 48 / (8 x 2 ranks)
     events = (root / f"v_{ids[0]}" / "events.jsonl").read_text().splitlines()
     assert sum('"kind": "started"' in line for line in events) == 1
+
+
+def test_set_before_the_version_does_not_swallow_it(tmp_path: Path) -> None:
+    """`ftui retrain --set r=16 VERSION`: --set takes every word after it; the one word
+    without `=` is the version."""
+    args = parse("retrain", ["--set", "r=16", "epochs=2", "20260301_090000"])
+    assert commands.take_version(args) == "20260301_090000"
+    assert args.settings == ["r=16", "epochs=2"]
+    with pytest.raises(SpecError, match="which version"):
+        commands.take_version(parse("retrain", ["--set", "r=16"]))
+
+
+def test_refused_before_anything_ran_prints_once_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--device cuda` on a CPU box: one `error:` line, exit 2 (nothing was trained)."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this box has a CUDA GPU")
+    args = parse("train", ["--device", "cuda", "--root", str(tmp_path), "--set", "epochs=1"])
+    assert commands.run_train_command(args) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error" in line]
+    assert errors == ["error: device cuda was asked for but no CUDA GPU is available"], err
+    assert not list(tmp_path.glob("v_*"))  # no version was claimed

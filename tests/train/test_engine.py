@@ -351,3 +351,18 @@ def test_same_spec_gives_the_same_adapter(make_spec: Callable[..., RunSpec]) -> 
     a = load_file(str(first.path / "adapter_model.safetensors"))
     b = load_file(str(second.path / "adapter_model.safetensors"))
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+
+
+def test_cancelled_while_the_model_loads_ends_cancelled_not_failed(tmp_path: Path) -> None:
+    """A model that fails to load after the user cancelled (an offline hub id retrying,
+    say) is a cancelled run: the user asked for it to stop."""
+    model = tmp_path / "broken-model"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "no-such-architecture"}')
+    spec = RunSpec.defaults(tmp_path / "runs").with_overrides(
+        {"base_model": str(model), "epochs": "1"}
+    )
+    stop = threading.Event()
+    stop.set()
+    assert run_training(spec, None, stop).status == "cancelled"
+    assert run_training(spec, None, threading.Event()).status == "failed"

@@ -13,12 +13,13 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
+from textual.worker import Worker
 
 from ftui.store import Comparison, LoraModule, ModuleStatus, safe_text
 from ftui.store.comparison import metric_pairs
@@ -26,36 +27,42 @@ from ftui.store.lora_math import UpdateStats
 
 from ..format import fmt_loss, fmt_value, plain, shape_text
 from ..loading import load_comparison, load_updates
-from ..messages import ComparisonData, ComparisonLoaded, UpdatesLoaded, WorkFailed
+from ..messages import ComparisonData, ComparisonLoaded, UpdatesLoaded
+from ..palette import COMPONENT_CLASSES, Palette, palette_of
 from ..selection import Selection
 from ..widgets.loss_plot import LossPlot
+from ..workers import WorkerFailures, start
 
+# symbol and palette colour per module status (the symbol reads without colour)
 MODULE_STATUS_STYLE = {
-    ModuleStatus.SAME: ("=", "dim"),
-    ModuleStatus.SHAPE_DIFFERS: ("≠", "bold yellow"),
-    ModuleStatus.ONLY_A: ("◀", "bold red"),
-    ModuleStatus.ONLY_B: ("▶", "bold red"),
+    ModuleStatus.SAME: ("=", ""),
+    ModuleStatus.SHAPE_DIFFERS: ("≠", "warning"),
+    ModuleStatus.ONLY_A: ("◀", "error"),
+    ModuleStatus.ONLY_B: ("▶", "error"),
 }
 
 
-def head_text(comparison: Comparison, show_all: bool) -> RenderableType:
+def head_text(
+    comparison: Comparison, show_all: bool, palette: Palette | None = None
+) -> RenderableType:
+    colours = palette or {}
     a, b = comparison.a, comparison.b
     lines: list[RenderableType] = []
     title = Text()
-    title.append("A ", style="bold cyan")
+    title.append("A ", style=colours.get("side_a", "bold"))
     title.append(safe_text(a.label))
     title.append("   vs   ")
-    title.append("B ", style="bold orange1")
+    title.append("B ", style=colours.get("side_b", "bold"))
     title.append(safe_text(b.label))
     lines.append(title)
     if comparison.base_models_differ:
-        warning = Text("⚠ different base models: ", style="bold red")
+        warning = Text("⚠ different base models: ", style=colours.get("error", ""))
         warning.append_text(plain(f"{a.base_model or '?'} vs {b.base_model or '?'}", 120))
-        warning.append(" (the adapters are not interchangeable)", style="red")
+        warning.append(" (the adapters are not interchangeable)", style=colours.get("error", ""))
         lines.append(warning)
     for side, name in ((a, "A"), (b, "B")):
         if side.error:
-            lines.append(Text(f"⚠ {name}: {safe_text(side.error)}", style="red"))
+            lines.append(Text(f"⚠ {name}: {safe_text(side.error)}", style=colours.get("error", "")))
     summary = Text("modules: ", style="bold")
     summary.append(comparison.summary())
     lines.append(summary)
@@ -67,7 +74,11 @@ def head_text(comparison: Comparison, show_all: bool) -> RenderableType:
         ))  # fmt: skip
         lines.append(results)
     count = len(comparison.differing_settings)
-    scope = "all settings" if show_all else f"{count} setting{'s' if count != 1 else ''} differ"
+    scope = (
+        "all settings"
+        if show_all
+        else (f"{count} setting differs" if count == 1 else f"{count} settings differ")
+    )
     lines.append(Text(f"{scope} (a: show {'differing' if show_all else 'all'})", style="dim"))
     return Group(*lines)
 
@@ -107,7 +118,7 @@ def module_prefix(names: list[str]) -> str:
     return common[: common.rfind(".") + 1]
 
 
-def modules_table(comparison: Comparison) -> RenderableType:
+def modules_table(comparison: Comparison, palette: Palette | None = None) -> RenderableType:
     if not comparison.modules:
         return Text("no LoRA modules on either side", style="dim")
     prefix = module_prefix([d.name for d in comparison.modules])
@@ -120,7 +131,8 @@ def modules_table(comparison: Comparison) -> RenderableType:
     table.add_column("r", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
     for diff in comparison.modules:
-        symbol, style = MODULE_STATUS_STYLE[diff.status]
+        symbol, colour = MODULE_STATUS_STYLE[diff.status]
+        style = (palette or {}).get(colour, "dim") if colour else "dim"
         a_shapes, a_rank = _shapes(diff.a)
         b_shapes, b_rank = _shapes(diff.b)
         table.add_row(
@@ -176,8 +188,10 @@ def updates_table(updates: list[UpdateStats] | None) -> RenderableType:
     return table
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(WorkerFailures, Screen[None]):
     """Shows what a worker loaded for the pair it was given."""
+
+    COMPONENT_CLASSES = COMPONENT_CLASSES
 
     BINDINGS = [
         Binding("escape,q", "back", "Back"),
@@ -211,21 +225,17 @@ class CompareScreen(Screen[None]):
         self.query_one("#compare-body").focus()
         self.load(self.a, self.b)
 
-    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def load(self, a: Selection, b: Selection) -> None:
-        try:
-            data = load_comparison(a, b)
-        except Exception as exc:
-            self.post_message(WorkFailed("compare", f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(ComparisonLoaded(data))  # shapes first: headers only, fast
+        start(self, self.read_comparison, a, b, what="compare", group="compare")
 
-    @work(thread=True, exclusive=True, group="compare-updates", exit_on_error=False)
+    def read_comparison(self, a: Selection, b: Selection) -> None:
+        self.post_message(ComparisonLoaded(load_comparison(a, b)))  # shapes first: fast
+
     def updates_worker(self, comparison: Comparison) -> None:
-        try:
-            self.post_message(UpdatesLoaded(load_updates(comparison)))
-        except Exception as exc:
-            self.post_message(WorkFailed("read tensors", f"{type(exc).__name__}: {exc}"))
+        start(self, self.read_updates, comparison, what="read tensors", group="compare-updates")
+
+    def read_updates(self, comparison: Comparison) -> None:
+        self.post_message(UpdatesLoaded(load_updates(comparison)))
 
     @on(ComparisonLoaded)
     def loaded(self, message: ComparisonLoaded) -> None:
@@ -244,10 +254,9 @@ class CompareScreen(Screen[None]):
         self.updates = message.updates
         self.query_one("#compare-updates", Static).update(updates_table(self.updates))
 
-    @on(WorkFailed)
-    def failed(self, message: WorkFailed) -> None:
-        # the app notifies (the message bubbles up to it): here, the pane says it too
-        reason = Text(f"could not {message.what}: {safe_text(message.reason)}", style="red")
+    def worker_failed(self, worker: Worker[Any], text: str) -> None:
+        """Notified already; the pane says it too, where the result would have been."""
+        reason = Text(safe_text(text), style=palette_of(self)["error"])
         target = "#compare-updates" if self.data is not None else "#compare-head"
         self.query_one(target, Static).update(reason)
 
@@ -255,11 +264,14 @@ class CompareScreen(Screen[None]):
         if self.data is None:
             return
         comparison = self.data.comparison
-        self.query_one("#compare-head", Static).update(head_text(comparison, self.show_all))
+        palette = palette_of(self)
+        self.query_one("#compare-head", Static).update(
+            head_text(comparison, self.show_all, palette)
+        )
         self.query_one("#compare-settings", Static).update(
             settings_table(comparison, self.show_all)
         )
-        self.query_one("#compare-modules", Static).update(modules_table(comparison))
+        self.query_one("#compare-modules", Static).update(modules_table(comparison, palette))
         self.query_one("#compare-updates", Static).update(updates_table(self.updates))
 
     @property

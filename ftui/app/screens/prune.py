@@ -22,6 +22,8 @@ from ftui.store import Version, human_size
 from ftui.store.prune import PruneOptions, PrunePlan, plan_prune
 from ftui.store.text import one_line
 
+from ..palette import COMPONENT_CLASSES, Palette, palette_of
+
 KEEP_BEST = (1, 2, 3, None)
 KEEP_LAST = (None, 0, 1, 2, 3)
 DEFAULT_OPTIONS = PruneOptions(keep_best=1, drop_state=True)
@@ -31,9 +33,10 @@ def _next(values: tuple[int | None, ...], current: int | None) -> int | None:
     return values[(values.index(current) + 1) % len(values)] if current in values else values[0]
 
 
-def plan_text(plan: PrunePlan) -> Text:
+def plan_text(plan: PrunePlan, palette: Palette | None = None) -> Text:
     """The preview: per version what goes (and its size), what stays and why."""
     text = Text()
+    removed, kept = (palette or {}).get("error", ""), (palette or {}).get("completed", "")
     for vp in plan.versions:
         text.append(one_line(vp.version.id, 80), style="bold")
         if vp.skipped is not None:
@@ -46,11 +49,11 @@ def plan_text(plan: PrunePlan) -> Text:
         if vp.leftovers:
             text.append(f"  − leftovers of an interrupted prune  {human_size(vp.leftovers)}\n")
         for r in vp.removals:
-            text.append("  − ", style="red")
-            text.append(f"{one_line(r.label, 80)}  {human_size(r.bytes)}", style="red")
+            text.append("  − ", style=removed)
+            text.append(f"{one_line(r.label, 80)}  {human_size(r.bytes)}", style=removed)
             text.append(f"  ({r.reason})\n", style="dim")
         for name, why in vp.kept.items():
-            text.append(f"  + {one_line(name, 60)}", style="green")
+            text.append(f"  + {one_line(name, 60)}", style=kept)
             text.append(f"  ({one_line(why, 120)})\n", style="dim")
     return text
 
@@ -72,6 +75,8 @@ def options_text(options: PruneOptions, scope: str) -> Text:
 
 class PruneScreen(ModalScreen[PrunePlan | None]):
     """Preview a prune of one version or of all; `y` carries it out."""
+
+    COMPONENT_CLASSES = COMPONENT_CLASSES
 
     BINDINGS = [
         Binding("y", "delete", "Delete"),
@@ -140,7 +145,7 @@ class PruneScreen(ModalScreen[PrunePlan | None]):
 
     def show_plan(self, plan: PrunePlan) -> None:
         self.plan = plan
-        self.query_one("#prune-body", Static).update(plan_text(plan))
+        self.query_one("#prune-body", Static).update(plan_text(plan, palette_of(self)))
         total = Text()
         if plan.freed:
             total.append(f"Frees {human_size(plan.freed)}", style="bold")

@@ -2,8 +2,10 @@
 beside it, the metrics a GPU user watches (step time, throughput, lr, grad norm, memory).
 
 It shows a `RunState` the app keeps (so it can be closed and reopened); the app calls
-`show_event()` as each event arrives. `escape` cancels a run this app started (after the
-current step) or stops following one started elsewhere; `b` goes back and lets it run.
+`show_event()` as each event arrives. `x` cancels a run this app started, after asking
+(y/n: a stray escape cannot answer), or stops following one started elsewhere;
+`escape`/`b` go back to the browser and let it run. The footer offers only what applies
+now, so it never contradicts the header.
 """
 
 from __future__ import annotations
@@ -15,33 +17,34 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Log, ProgressBar, Static
+from textual.widgets import Footer, ProgressBar, RichLog, Static
 
 from ftui.store import safe_text
 from ftui.train.events import EpochSaved, Event, LogLine, LossPoint, Metrics, Progress, Started
 
-from ..run_state import RunState
+from ..run_state import MAX_LOG_LINES, RunState
 from ..widgets.loss_plot import LossPlot
 from ..widgets.run_metrics import RunMetrics
 
 if TYPE_CHECKING:
     from ..main import FtuiApp
 
-STATUS_STYLE = {"completed": "bold green", "failed": "bold red", "cancelled": "bold yellow"}
-
 
 class RunScreen(Screen[None]):
     """Shows one run; every change comes from the app through `show_event`/`show_end`."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel run / back"),
-        Binding("b", "back", "Browser (keep running)"),
-        Binding("x", "cancel_run", "Cancel run"),
+        Binding("x", "cancel", "Cancel run…"),
+        Binding("s", "stop_following", "Stop following"),
+        Binding("escape,b", "back", "Browser (run goes on)"),
     ]
+
+    COMPONENT_CLASSES = {"run--completed", "run--failed", "run--cancelled", "run--active"}
 
     def __init__(self, state: RunState) -> None:
         super().__init__()
         self.state = state
+        self.written = 0  # lines of state.log already in the log widget
 
     def compose(self) -> ComposeResult:
         yield Static(id="run-head")
@@ -51,8 +54,16 @@ class RunScreen(Screen[None]):
         with Horizontal(id="run-middle"):
             yield LossPlot("loss (live)", id="run-plot")
             yield RunMetrics(id="run-metrics")
-        yield Log(id="run-log", max_lines=5000)
+        yield RichLog(id="run-log", max_lines=MAX_LOG_LINES, wrap=True, markup=False)
         yield Footer()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Only the keys that apply: cancel a live run, stop following one."""
+        if action == "cancel":
+            return self.state.active
+        if action == "stop_following":
+            return self.state.active and self.state.following
+        return True
 
     def on_mount(self) -> None:
         self.redraw()
@@ -67,12 +78,21 @@ class RunScreen(Screen[None]):
             target.add(step, loss)
         plot.epoch_steps = list(state.epoch_steps)
         plot.replot()
-        log = self.query_one(Log)
-        log.clear()
-        log.write_lines(state.log)
+        self.query_one(RichLog).clear()
+        self.written = 0
+        self.write_new_lines()
         self.update_head()
         self.update_progress()
         self.query_one(RunMetrics).show(state.metrics, waiting=state.active)
+
+    def write_new_lines(self) -> None:
+        log = self.query_one(RichLog)
+        lines = self.state.log
+        if self.written > len(lines):  # the state dropped old lines (MAX_LOG_LINES)
+            self.written = len(lines)
+        for line in lines[self.written :]:
+            log.write(Text(safe_text(line)))
+        self.written = len(lines)
 
     def update_head(self) -> None:
         state = self.state
@@ -82,16 +102,13 @@ class RunScreen(Screen[None]):
         if state.parent:
             head.append(f" (from {safe_text(state.parent)})", style="dim")
         head.append("  ")
-        head.append(state.status, style=STATUS_STYLE.get(state.status, "bold yellow"))
+        kind = state.status if state.status in ("completed", "failed", "cancelled") else "active"
+        head.append(state.status, style=self.get_component_rich_style(f"run--{kind}"))
         if state.error:
             head.append("\n")
-            head.append(safe_text(state.error), style="red")
-        if state.active:
-            hint = "escape: stop following" if state.following else "escape: cancel after this step"
-            head.append(f"\n{hint} · x: cancel the run · b: back to the browser", style="dim")
-        else:
-            head.append("\nescape or b: back to the browser", style="dim")
+            head.append(safe_text(state.error), style=self.get_component_rich_style("run--failed"))
         self.query_one("#run-head", Static).update(head)
+        self.refresh_bindings()
 
     def update_progress(self) -> None:
         state = self.state
@@ -103,8 +120,7 @@ class RunScreen(Screen[None]):
     def show_event(self, event: Event) -> None:
         """One new event (already folded into the state by the app)."""
         if isinstance(event, LogLine | Started):
-            lines = event.text.splitlines() if isinstance(event, LogLine) else self.state.log[-1:]
-            self.query_one(Log).write_lines([safe_text(line) for line in lines])
+            self.write_new_lines()
             if isinstance(event, Started):
                 self.update_head()
         elif isinstance(event, Progress):
@@ -120,24 +136,21 @@ class RunScreen(Screen[None]):
 
     def show_end(self) -> None:
         self.query_one(RunMetrics).show(self.state.metrics, waiting=False)
-        log = self.query_one(Log)
-        missing = self.state.log[log.line_count :]
-        if missing:
-            log.write_lines(missing)
+        self.write_new_lines()
         self.update_head()
         self.update_progress()
 
     def action_cancel(self) -> None:
-        if self.state.active:
-            cast("FtuiApp", self.app).stop_run(self.state)
-            self.update_head()
-        else:
-            self.action_back()
-
-    def action_cancel_run(self) -> None:
-        """`x`: stop the run after its current step (asks first), wherever it runs."""
+        """`x`: stop the run after its current step, wherever it runs (ours, or a detached
+        one we follow). Asks first, and only y answers: a stray escape over SSH must never
+        kill a GPU job."""
         if self.state.active:
             cast("FtuiApp", self.app).confirm_cancel(self.state.version_id, self.state)
+
+    def action_stop_following(self) -> None:
+        if self.state.active and self.state.following:
+            cast("FtuiApp", self.app).stop_run(self.state)
+            self.update_head()
 
     def action_back(self) -> None:
         self.dismiss(None)

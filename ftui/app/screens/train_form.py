@@ -58,6 +58,8 @@ class TrainFormScreen(Screen[RunSpec | None]):
         self.parent_spec = parent
         self.title_text = title or "New training run"
         self.fields = RunSpec.editable_fields()
+        self.error_values: dict[str, str] | None = None  # what the error shown is about
+        self.ready_for_keys = False  # keys typed before the fields exist wait (typeahead.py)
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.title_text, style="bold"), id="form-title")
@@ -81,6 +83,42 @@ class TrainFormScreen(Screen[RunSpec | None]):
         self.query_one("#form-diff").display = self.parent_spec is not None
         self.query_one("#form-error").display = False
         self.show_differences()
+        self.call_after_refresh(self.ready)
+
+    def ready(self) -> None:
+        """Fields exist and the first has focus: keys typed ahead may come in now."""
+        self.ready_for_keys = True
+        release = getattr(self.app, "release_typeahead", None)
+        if release is not None:
+            release()
+
+    def type_ahead(self, keys: list[events.Key]) -> list[events.Key]:
+        """Apply keys typed before the form was ready, as the form would have handled
+        them; return those left once the form has closed (ctrl+s, escape)."""
+        fresh = True  # the focused field's text is selected (Input.select_on_focus)
+        typed: Input | None = None
+        for index, key in enumerate(keys):
+            field = self.focused if isinstance(self.focused, Input) else None
+            if key.key in ("down", "tab", "enter"):
+                self.focus_next()
+                fresh = True
+            elif key.key in ("up", "shift+tab"):
+                self.focus_previous()
+                fresh = True
+            elif key.key in ("ctrl+s", "escape"):
+                self.action_start() if key.key == "ctrl+s" else self.action_cancel()
+                if self.app.screen is not self:
+                    return keys[index + 1 :]
+            elif field is not None and key.key == "backspace":
+                field.value = "" if fresh else field.value[:-1]
+                fresh, typed = False, field
+            elif field is not None and key.is_printable and key.character:
+                field.value = key.character if fresh else field.value + key.character
+                fresh, typed = False, field
+        if typed is not None and typed is self.focused:
+            # after its (queued) focus event has selected everything: cursor to the end
+            typed.call_later(typed.action_end)
+        return []
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """The full description of the focused setting, under the title."""
@@ -120,7 +158,10 @@ class TrainFormScreen(Screen[RunSpec | None]):
 
     @on(Input.Changed)
     def changed(self) -> None:
-        self.query_one("#form-error", Static).display = False
+        # hide the error once the values it was about change (a Changed event that was
+        # still queued when the error appeared is no reason)
+        if self.values() != self.error_values:
+            self.query_one("#form-error", Static).display = False
         self.show_differences()
 
     @on(Switch.Changed, "#form-in-process")
@@ -141,8 +182,9 @@ class TrainFormScreen(Screen[RunSpec | None]):
             spec.validate()
         except SpecError as exc:
             error = self.query_one("#form-error", Static)
-            error.update(Text(safe_text(str(exc)), style="bold red"))
+            error.update(Text(safe_text(str(exc))))
             error.display = True
+            self.error_values = self.values()
             return
         self.dismiss(spec)
 

@@ -26,8 +26,9 @@ from ftui.store.comparison import flatten
 from ftui.store.sizes import KIND_TITLES, KINDS, SizeBreakdown
 from ftui.store.text import preview
 
-from ..format import fmt_loss, fmt_time, fmt_value, plain, shape_text, status_text
+from ..format import fmt_epoch, fmt_loss, fmt_time, fmt_value, plain, shape_text, status_text
 from ..messages import DetailsData
+from ..palette import COMPONENT_CLASSES, Palette, palette_of
 from ..selection import Selection
 
 if TYPE_CHECKING:
@@ -99,10 +100,10 @@ WEIGHT_KINDS = {
 }
 
 
-def summary_rows(version: Version) -> list[tuple[str, Text | str]]:
+def summary_rows(version: Version, palette: Palette | None = None) -> list[tuple[str, Text | str]]:
     lora = version.lora
     rows: list[tuple[str, Text | str]] = [
-        ("status", status_text(version.status)),
+        ("status", status_text(version.status, palette)),
         ("created", fmt_time(version.created)),
         ("base model", fmt_value(version.base_model)),
         ("layout", version.layout.value + WEIGHT_KINDS.get(version.kind, "")),
@@ -116,12 +117,16 @@ def summary_rows(version: Version) -> list[tuple[str, Text | str]]:
     if lora.use_rslora is not None or lora.bias is not None:
         rows.append(("rslora/bias", f"{fmt_value(lora.use_rslora)} / {fmt_value(lora.bias)}"))
     m = version.metrics
+    last = "latest" if version.status is Status.RUNNING else "final"  # not final while running
     rows += [
-        ("train loss", f"final {fmt_loss(m.final_train_loss)}  best {fmt_loss(m.best_train_loss)}"),
+        (
+            "train loss",
+            f"{last} {fmt_loss(m.final_train_loss)}  best {fmt_loss(m.best_train_loss)}",
+        ),
         (
             "eval loss",
-            f"final {fmt_loss(m.final_eval_loss)}  best {fmt_loss(m.best_eval_loss)}"
-            + (f" (epoch {m.best_epoch:g})" if m.best_epoch is not None else ""),
+            f"{last} {fmt_loss(m.final_eval_loss)}  best {fmt_loss(m.best_eval_loss)}"
+            + (f" (epoch {fmt_epoch(m.best_epoch)})" if m.best_epoch is not None else ""),
         ),
         ("samples", fmt_value(version.num_samples)),
         ("epochs", fmt_value(version.num_epochs)),
@@ -138,9 +143,11 @@ def summary_rows(version: Version) -> list[tuple[str, Text | str]]:
     notes = Text(preview(version.notes, MAX_NOTES_CHARS)) if version.notes else Text("—")
     rows.append(("notes", notes))
     if version.status is Status.RUNNING:
-        rows.append(("live", Text("running: press w to follow it live", style="bold yellow")))
+        warning = (palette or {}).get("warning", "")
+        rows.append(("live", Text("running: press w to follow it live", style=warning)))
     if version.error:
-        rows.append(("error", Text(one_line(version.error, 1000), style="bold red")))
+        error = (palette or {}).get("error", "")
+        rows.append(("error", Text(one_line(version.error, 1000), style=error)))
     return rows
 
 
@@ -180,7 +187,9 @@ def modules_table(adapter: AdapterInfo | None) -> RenderableType:
 class DetailsPane(VerticalScroll):
     """Everything known about the selected version or checkpoint."""
 
+    COMPONENT_CLASSES = VerticalScroll.COMPONENT_CLASSES | COMPONENT_CLASSES
     can_focus = True
+    ALLOW_MAXIMIZE = True  # enter opens it full screen; escape returns (App.ESCAPE_TO_MINIMIZE)
 
     def compose(self) -> ComposeResult:
         yield Static(id="details-head")
@@ -246,21 +255,21 @@ class DetailsPane(VerticalScroll):
                 field_table(
                     [
                         ("step", str(checkpoint.step)),
-                        ("epoch", fmt_value(checkpoint.epoch)),
+                        ("epoch", fmt_epoch(checkpoint.epoch)),
                         ("train loss", fmt_loss(checkpoint.train_loss)),
                         ("eval loss", fmt_loss(checkpoint.eval_loss)),
                     ]
                 )
             )
             head.append(Text(f"of version {safe_text(version.id)}:", style="dim"))
-        rows = summary_rows(version)
+        rows = summary_rows(version, palette_of(self))
         head.append(field_table(rows[:HEAD_ROWS]))
         parts.append(field_table(rows[HEAD_ROWS:]))
         if version.problems:
             shown = [f"⚠ {one_line(str(p), 500)}" for p in version.problems[:MAX_PROBLEMS_SHOWN]]
             if len(version.problems) > MAX_PROBLEMS_SHOWN:
                 shown.append(f"… {len(version.problems):,} problems in all")
-            problems = Text("\n".join(shown), style="red")
+            problems = Text("\n".join(shown), style=palette_of(self)["error"])
             parts.append(section("problems", problems))
         data = version.metadata.get("data")
         if isinstance(data, Mapping) and data:
@@ -302,7 +311,7 @@ class DetailsPane(VerticalScroll):
         body: list[RenderableType] = [files]
         if data.problems:
             lines = "\n".join(f"⚠ {one_line(p, 500)}" for p in data.problems)
-            body.append(Text(lines, style="red"))
+            body.append(Text(lines, style=palette_of(self)["error"]))
         title = f"files ({human_size(data.total_size)} on disk)"
         self.query_one("#details-files", Static).update(section(title, Group(*body)))
         modules: list[RenderableType] = [section("LoRA modules", modules_table(data.adapter))]

@@ -14,12 +14,14 @@ from textual_plotext import PlotextPlot
 
 from ftui.store import LossHistory, safe_text
 
+from ..palette import COMPONENT_CLASSES, palette_of
+
 
 @dataclass
 class Series:
     label: str
     marker: str
-    color: str
+    color: str  # a palette name (palette.py): the theme decides the colour
     line: bool = True
     xs: list[float] = field(default_factory=list)
     ys: list[float] = field(default_factory=list)
@@ -30,12 +32,26 @@ class Series:
             self.ys.append(y)
 
 
+def step_ticks(low: float, high: float, most: int = 5) -> list[int]:
+    """At most `most` whole-number ticks from `low` to `high` (steps are never fractional)."""
+    first, last = math.floor(low), math.ceil(high)
+    if last <= first:
+        return [first]
+    stride = max(1, math.ceil((last - first) / (most - 1)))
+    ticks = list(range(first, last + 1, stride))
+    if ticks[-1] != last and len(ticks) < most:
+        ticks.append(last)
+    return ticks
+
+
 # (train marker, eval marker, colour) per overlaid curve: A, then B
-STYLES = (("braille", "E", "cyan"), ("dot", "e", "orange"))
+STYLES = (("braille", "E", "side_a"), ("dot", "e", "side_b"))
 
 
 class LossPlot(PlotextPlot):
     """Loss curves of one version, of two overlaid, or of a live run."""
+
+    COMPONENT_CLASSES = PlotextPlot.COMPONENT_CLASSES | COMPONENT_CLASSES
 
     def __init__(
         self,
@@ -106,6 +122,13 @@ class LossPlot(PlotextPlot):
         self.epoch_steps.append(step)
         self.replot()
 
+    def colour(self, name: str) -> str | tuple[int, int, int]:
+        """A palette colour as plotext takes it: (r, g, b) from the theme, else the
+        terminal's default (NO_COLOR, or a theme that leaves it unset)."""
+        colour = palette_of(self)[name].color
+        triplet = colour.get_truecolor() if colour is not None else None
+        return (triplet.red, triplet.green, triplet.blue) if triplet is not None else "default"
+
     def replot(self) -> None:
         plt = self.plt
         plt.clear_data()
@@ -118,11 +141,16 @@ class LossPlot(PlotextPlot):
                 continue
             drawn = True
             draw = plt.plot if series.line and len(series.xs) > 1 else plt.scatter
-            draw(series.xs, series.ys, marker=series.marker, color=series.color,
+            draw(series.xs, series.ys, marker=series.marker, color=self.colour(series.color),
                  label=series.label)  # fmt: skip
         if drawn:
             for step in self.epoch_steps:
-                plt.vline(step, "gray")
+                plt.vline(step, self.colour("cancelled"))
+            xs = [x for series in self.series for x in series.xs]
+            ticks = step_ticks(min(xs), max(xs))
+            plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])
+            if len(set(xs)) == 1:  # one point: a range around it, not plotext's 2–6 default
+                plt.xlim(ticks[0] - 1, ticks[0] + 1)
         else:
             plt.title(safe_text(f"{self.title}: no loss history"))
         self.refresh()

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from ftui.store import Version
 
 from ..format import checkpoint_label, version_label
-from ..selection import Key, Selection, build_forest
+from ..palette import COMPONENT_CLASSES, Palette, palette_of
+from ..selection import Key, Selection
+from ..textual_private import BatchedTree, tree_line_index
 
 MAX_DEPTH = 40  # nesting levels shown; deeper lineages continue at this level
 
 
-class VersionTree(Tree[Selection]):
-    """Shows what it is given (`show_versions`); the screen handles what is highlighted."""
+class VersionTree(BatchedTree[Selection]):
+    """Shows what it is given (`show_forest`); the screen handles what is highlighted."""
+
+    COMPONENT_CLASSES = BatchedTree.COMPONENT_CLASSES | COMPONENT_CLASSES  # row colours
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -32,8 +33,6 @@ class VersionTree(Tree[Selection]):
         Binding("enter", "screen.open", "Open", show=False),
     ]
 
-    _building = False  # class default: Tree.__init__ already invalidates
-
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__("versions", id=id)
         self.show_root = False
@@ -41,12 +40,8 @@ class VersionTree(Tree[Selection]):
         self.auto_expand = False
         self.nodes_by_key: dict[Key, TreeNode[Selection]] = {}
         self.marked: list[Key] = []
-
-    def _invalidate(self) -> None:
-        # Tree.add invalidates and refreshes the whole tree for every node it adds: while
-        # rebuilding, do that once at the end (10,000 rows: 0.4 s saved per rebuild).
-        if not self._building:
-            super()._invalidate()
+        self.sort_key = "time"  # which loss the rows show follows the sort
+        self.palette: Palette = {}
 
     def get_label_width(self, node: TreeNode[Selection]) -> int:
         """Cell width of a row: the label plus the expand icon (Textual invites overriding
@@ -54,14 +49,21 @@ class VersionTree(Tree[Selection]):
         label = node.label
         return (label.cell_len if isinstance(label, Text) else len(label)) + 2
 
-    def show_versions(self, versions: Iterable[Version], marked: list[Key]) -> None:
-        """Rebuild from `versions` (already filtered and sorted), keeping the cursor,
-        what was expanded and the marks wherever those rows still exist."""
+    def show_forest(
+        self,
+        roots: list[Version],
+        children: dict[str, list[Version]],
+        marked: list[Key] | tuple[Key, ...],
+        sort_key: str = "time",
+    ) -> None:
+        """Rebuild from `roots` and their `children` (filtered and sorted), keeping the
+        cursor, what was expanded and the marks wherever those rows still exist."""
         cursor = self.cursor_node.data.key if self.cursor_node and self.cursor_node.data else None
         expanded = {k for k, n in self.nodes_by_key.items() if n.is_expanded}
         known = set(self.nodes_by_key)
         self.marked = list(marked)
-        roots, children = build_forest(versions)
+        self.sort_key = sort_key
+        self.palette = palette_of(self)  # (again on each rebuild: the theme may change)
         self.clear()
         self.nodes_by_key = {}
 
@@ -85,8 +87,7 @@ class VersionTree(Tree[Selection]):
 
         # Iterative, depth-first in the given order; a lineage deeper than MAX_DEPTH
         # goes on at that depth (Textual's own tree walk recurses once per level).
-        self._building = True
-        try:
+        with self.adding_many():
             stack: list[tuple[TreeNode[Selection], Version, int]] = [
                 (self.root, v, 1) for v in reversed(roots)
             ]
@@ -96,13 +97,10 @@ class VersionTree(Tree[Selection]):
                 kids = children.get(version.id, [])
                 below, kid_depth = (node, depth + 1) if depth < MAX_DEPTH else (parent, depth)
                 stack.extend((below, kid, kid_depth) for kid in reversed(kids))
-        finally:
-            self._building = False
-            self._invalidate()
         if cursor is not None and cursor in self.nodes_by_key:
             self.select_key(cursor)
         elif self.nodes_by_key:
-            self._tree_lines  # noqa: B018 - builds the line index
+            tree_line_index(self)
             self.cursor_line = 0
 
     def _label(self, selection: Selection) -> Text:
@@ -110,8 +108,8 @@ class VersionTree(Tree[Selection]):
         if selection.checkpoint is not None:
             checkpoint = selection.checkpoint
             aliases = [a for a, t in selection.version.aliases.items() if t == checkpoint.name]
-            return checkpoint_label(checkpoint, marked, aliases)
-        return version_label(selection.version, marked)
+            return checkpoint_label(checkpoint, marked, aliases, self.palette)
+        return version_label(selection.version, marked, self.sort_key, self.palette)
 
     def relabel(self, versions: list[Version]) -> None:
         """Swap in updated versions (same rows, e.g. losses filled in) without a rebuild."""
@@ -139,7 +137,7 @@ class VersionTree(Tree[Selection]):
         while parent is not None and not parent.is_root:
             parent.expand()
             parent = parent.parent
-        self._tree_lines  # noqa: B018 - builds the line index so node.line is current
+        tree_line_index(self)
         self.move_cursor(node)
         return True
 
