@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
+
+from ftui.commands.common import finite
 
 DEFAULT_ROOT = "model_versions"
 
@@ -61,17 +62,6 @@ def resolve(root: Path, name: str) -> Any:
     except UnknownVersion as exc:
         raise NameError_(f"{root}: {exc}") from None
     return side_for(resolved.version, resolved.checkpoint)
-
-
-def finite(value: Any) -> Any:
-    """JSON has no NaN or Infinity: those become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite(v) for v in value]
-    return value
 
 
 def _print_json(value: Any) -> None:
