@@ -23,6 +23,7 @@ from ftui.store.digests import MANIFEST_KEY
 from ftui.store.liveness import identity
 from ftui.store.naming import version_folder
 from ftui.store.writer import claim_version, create_metadata, metadata_path, update_metadata
+from ftui.train.metadata import parent_record
 
 LOG_FILE = "train.log"
 
@@ -62,13 +63,7 @@ def queued_record(spec: Any, devices: list[int] | None) -> dict[str, Any]:
     """The first metadata of a launched run: enough for the tree to show it right away;
     the run fills in the rest (data fingerprint, arguments, libraries) when it starts."""
     now = _now()
-    parent = None
-    if spec.parent:
-        parent = {
-            "version_id": spec.parent,
-            "checkpoint": spec.parent_checkpoint,
-            "mode": "continue" if spec.continue_from_parent else "fresh",
-        }
+    parent = parent_record(spec)
     return {
         "timestamp": now,
         "model_name": spec.base_model,

@@ -8,7 +8,6 @@ most every `progress_interval` seconds and at epoch ends.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .events import EpochSaved, LossPoint, Progress
-from .metrics import MetricsMeter
+from .metrics import MetricsMeter, finite_float
 from .sink import EventSink
 
 EpochRecorder = Callable[[list[dict[str, Any]]], None]
@@ -28,14 +27,6 @@ def _epoch_number(epoch: float | None) -> float | int | None:
         return None
     rounded = round(float(epoch), 4)
     return int(rounded) if rounded == int(rounded) else rounded
-
-
-def _finite(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 class RunMonitor:
@@ -113,13 +104,13 @@ class RunMonitor:
             return
         if self.meter is not None:
             self.meter.logged(logs)
-        train = _finite(logs.get("loss"))
+        train = finite_float(logs.get("loss"))
         if train is not None:
             self._train_losses.append(train)
             self.sink.emit(
                 LossPoint(step=step, loss=train, split="train", epoch=_epoch_number(epoch))
             )
-        evaluated = _finite(logs.get("eval_loss"))
+        evaluated = finite_float(logs.get("eval_loss"))
         if evaluated is not None:
             self._last_eval = evaluated
             self.sink.emit(

@@ -42,17 +42,22 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
+def parent_record(spec: Any) -> dict[str, Any] | None:
+    """The metadata's `parent`: which version (and checkpoint) a run starts from, and how."""
+    if not spec.parent:
+        return None
+    return {
+        "version_id": spec.parent,
+        "checkpoint": spec.parent_checkpoint,
+        "mode": "continue" if spec.continue_from_parent else "fresh",
+    }
+
+
 def initial_metadata(model_name: str, prepared: Any, version_id: str) -> dict[str, Any]:
     """The first metadata of a run (status `running`): everything known before training."""
     spec, examples = prepared.spec, prepared.examples
     started = now_iso()
-    parent = None
-    if spec.parent:
-        parent = {
-            "version_id": spec.parent,
-            "checkpoint": spec.parent_checkpoint,
-            "mode": "continue" if spec.continue_from_parent else "fresh",
-        }
+    parent = parent_record(spec)
     return {
         "timestamp": started,
         "model_name": model_name,

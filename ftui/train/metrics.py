@@ -25,7 +25,8 @@ Probe = Callable[[], HardwareSample]
 METRICS_INTERVAL_S = 1.0
 
 
-def _finite(value: Any) -> float | None:
+def finite_float(value: Any) -> float | None:
+    """`value` as a finite float, or None (a log entry may hold anything)."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -58,10 +59,10 @@ class MetricsMeter:
 
     def logged(self, logs: dict[str, Any]) -> None:
         """The Trainer's log dict: keep its learning rate and grad norm."""
-        rate = _finite(logs.get("learning_rate"))
+        rate = finite_float(logs.get("learning_rate"))
         if rate is not None:
             self.learning_rate = rate
-        norm = _finite(logs.get("grad_norm"))
+        norm = finite_float(logs.get("grad_norm"))
         if norm is not None:
             self.grad_norm = norm
 
