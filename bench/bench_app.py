@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "support"))  # synth: test-data generators
 ANSI = re.compile(
     rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Za-z0-9]|\x1b[=>78]"
 )
@@ -141,7 +142,7 @@ def python_startup() -> float:
 
 
 def make_synthetic(root: Path, n: int) -> Path:
-    from ftui.testing.synth import write_many
+    from synth import write_many
 
     marker = root / f".complete-{n}-tutorial-naming"
     if marker.exists():
@@ -156,8 +157,7 @@ def make_synthetic(root: Path, n: int) -> Path:
 def make_big_pair(root: Path) -> tuple[Path, int]:
     """Two versions with ~100 MB adapters (r=256 / 128 on 4096-wide layers)."""
     from safetensors.numpy import save_file
-
-    from ftui.testing.synth import lora_tensors, write_version
+    from synth import lora_tensors, write_version
 
     if (root / ".complete").exists():
         return root, sum(p.stat().st_size for p in root.rglob("adapter_model.safetensors"))

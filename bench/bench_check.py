@@ -2,7 +2,7 @@
 
     python bench/bench_check.py [--sizes 1000 10000] [--repeat 3] [--cache DIR]
 
-For each N it writes N synthetic versions once (ftui/testing/synth.py), then runs, in
+For each N it writes N synthetic versions once (tests/support/synth.py), then runs, in
 turn and `repeat` times, the two commands as a user would (fresh processes) and prints
 their medians, wall and CPU (user + system of the child: steadier on a shared machine),
 and the ratio. The floor is `--check --no-ui` measured in the same run. Target: the
@@ -25,10 +25,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "support"))  # synth: test-data generators
 
 
 def make_root(cache: Path, n: int) -> Path:
-    from ftui.testing.synth import write_many
+    from synth import write_many
 
     root = cache / f"synth{n}"
     marker = root / f".complete-{n}-tutorial-naming"

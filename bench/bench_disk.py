@@ -26,12 +26,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "support"))  # synth: test-data generators
+
+from synth import write_many  # noqa: E402
 
 from ftui.store import scan  # noqa: E402
 from ftui.store.prune import PruneOptions, plan_prune  # noqa: E402
 from ftui.store.sizes import root_sizes  # noqa: E402
 from ftui.store.writer import update_metadata  # noqa: E402
-from ftui.testing.synth import write_many  # noqa: E402
 
 
 def ensure_root(base: Path, n: int) -> Path:

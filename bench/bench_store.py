@@ -29,10 +29,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "support"))  # synth: test-data generators
+
+from synth import write_many  # noqa: E402
 
 from ftui.store import check_root, scan  # noqa: E402
 from ftui.store.check import format_report  # noqa: E402
-from ftui.testing.synth import write_many  # noqa: E402
 
 
 def ensure_root(base: Path, n: int) -> Path:

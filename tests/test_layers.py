@@ -80,3 +80,46 @@ def test_store_names_load_lazily_and_all_resolve() -> None:
         assert getattr(ftui.store, name) is not None
     with pytest.raises(AttributeError):
         ftui.store.no_such_name  # noqa: B018
+
+
+TESTS = Path(__file__).resolve().parent
+# Module names test code makes importable (tests/support, the helpers beside conftests).
+TEST_SUPPORT = {p.stem for p in TESTS.rglob("*.py") if p.stem not in ("__init__",)} | {
+    "tests",
+    "support",
+}
+
+
+def imported_names(path: Path) -> set[str]:
+    """Every module named by an absolute import in `path`, in full and by its first part."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        for name in names:
+            found |= {name, name.split(".")[0]}
+    return found
+
+
+def test_test_support_is_not_in_the_package() -> None:
+    """The generators of test data live under tests/, not in the installed package."""
+    assert (TESTS / "support" / "synth.py").is_file()
+    assert not (PACKAGE / "testing").exists()
+    assert [p for p in PACKAGE.rglob("*.py") if "synth" in p.stem] == []
+
+
+@pytest.mark.parametrize(
+    "path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE))
+)
+def test_the_package_never_imports_test_support(path: Path) -> None:
+    names = imported_names(path)
+    assert not names & TEST_SUPPORT
+    assert not {n for n in names if n.startswith(("ftui.testing", "tests."))}
+
+
+def test_importing_every_layer_loads_no_test_support() -> None:
+    loaded = loaded_after("import ftui.cli, ftui.app.main, ftui.train, ftui.store, ftui.runs")
+    assert not loaded & TEST_SUPPORT

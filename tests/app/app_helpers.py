@@ -1,6 +1,6 @@
 """Helpers for the app tests: a deterministic folder of versions built per test.
 
-The folder is written from `ftui.testing.synth` with fixed seeds and timestamps (not a
+The folder is written by `tests/support/synth.py` with fixed seeds and timestamps (not a
 copy of `sample_runs/`, which the training engine regenerates), so screens and snapshots
 stay the same. It has lineage, per-epoch checkpoints, a failed run, an interrupted run,
 a plain Trainer folder, and untrusted text (markup and escape sequences) in metadata.
@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
+from synth import write_version
 from textual.pilot import Pilot
 
 from ftui.app.main import FtuiApp
@@ -23,7 +24,6 @@ from ftui.app.screens.browser import BrowserScreen
 from ftui.app.textdump import screen_text
 from ftui.app.textual_private import notification_messages
 from ftui.store.naming import folder_name
-from ftui.testing.synth import write_version
 
 # Version ids in the tutorial's naming: folder `v_<id>/`, metadata `metadata_<id>.json`.
 V1, V2, V3, V4 = "20260301_090000", "20260302_090000", "20260303_090000", "20260304_090000"

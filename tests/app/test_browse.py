@@ -7,11 +7,11 @@ from datetime import datetime
 from pathlib import Path
 
 from app_helpers import NASTY_NOTES, TRAINER, V1, V2, V3, V4, open_browser, settle, text
+from synth import write_version
 
 from ftui.app.main import FtuiApp
 from ftui.app.widgets.loss_plot import LossPlot
 from ftui.store.naming import folder_name
-from ftui.testing.synth import write_version
 
 
 async def test_tree_shows_versions_nested_with_checkpoints(runs: Path) -> None:
@@ -224,7 +224,7 @@ async def test_missing_root_is_shown_not_crashed(tmp_path: Path) -> None:
 
 async def test_large_folder_shows_first_batch_early(tmp_path: Path) -> None:
     root = tmp_path / "many"
-    from ftui.testing.synth import write_many
+    from synth import write_many
 
     write_many(root, 40)
     app = FtuiApp(root, poll_interval=0)
@@ -237,7 +237,7 @@ async def test_large_folder_shows_first_batch_early(tmp_path: Path) -> None:
 async def test_first_frame_lists_the_newest_screenful_before_the_scan(tmp_path: Path) -> None:
     """The first frame already has rows: the newest screenful, read before it; the full
     scan and the details wait until it is out."""
-    from ftui.testing.synth import write_many
+    from synth import write_many
 
     root = tmp_path / "many"
     write_many(root, 40)  # one minute apart: the ids sort by time

@@ -9,11 +9,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from synth import write_many, write_version
 
 from ftui.app.check_plan import versions_to_draw
 from ftui.app.headless import run_headless_check
 from ftui.store.check import check_root
-from ftui.testing.synth import write_many, write_version
 
 REPO = Path(__file__).resolve().parents[2]
 DAMAGED = REPO / "tests" / "fixtures" / "damaged_runs"

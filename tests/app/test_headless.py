@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from synth import write_version
+
 from ftui.app.headless import run_headless_check
-from ftui.testing.synth import write_version
 
 REPO = Path(__file__).resolve().parents[2]
 HF_STACK = ("torch", "transformers", "peft", "trl", "datasets")

@@ -8,10 +8,10 @@ import shutil
 from pathlib import Path
 
 from disk_helpers import SAMPLES, STATE_FILES, du_sb, ftui
+from synth import write_many
 
 from ftui.store import scan
 from ftui.store.sizes import KINDS, root_sizes, tree_bytes, version_breakdown
-from ftui.testing.synth import write_many
 
 
 def test_root_total_matches_du_on_the_samples(samples: Path) -> None:

@@ -17,7 +17,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from ftui.testing.synth import write_version
+# Run as a script too: the generators live in tests/support (not in the package).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+
+from synth import write_version  # noqa: E402
 
 ROOT_NAME = "model_versions"
 GOOD = "v_20260101_100000"

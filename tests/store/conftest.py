@@ -6,8 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-
-from ftui.testing.synth import write_version
+from synth import write_version
 
 
 @pytest.fixture

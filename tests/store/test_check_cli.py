@@ -109,7 +109,7 @@ def test_relative_base_model_resolves_like_the_tutorial_script(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
 ) -> None:
     """`./tiny-gpt2` as the script saw it: beside `model_versions/`, else inside it."""
-    from ftui.testing.synth import write_version
+    from synth import write_version
 
     root = tmp_path / "project" / "model_versions"
     root.mkdir(parents=True)

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from safetensors.numpy import save_file
+from synth import lora_tensors, write_version
 
 from ftui.store import ModuleStatus, compare, scan, side_for
 from ftui.store.comparison import diff_mappings, flatten
-from ftui.testing.synth import lora_tensors, write_version
 
 
 def test_flatten_nested_keys() -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
+from synth import lora_tensors
 
 from ftui.store import ReadError, read_adapter
 from ftui.store.safetensors_header import lora_modules, natural_key
-from ftui.testing.synth import lora_tensors
 
 
 def write_raw(path: Path, header: dict, data: bytes = b"") -> Path:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from synth import write_version
 
 from ftui.store import Layout, RootError, Status, scan
 from ftui.store.history import load_history, with_history_metrics
-from ftui.testing.synth import write_version
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_runs"
 

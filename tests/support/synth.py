@@ -1,4 +1,5 @@
-"""Synthetic versions in the tutorial layout, for benchmarks and tests.
+"""Synthetic versions in the tutorial layout, for benchmarks and tests (test support:
+not part of the installed package; import it as `synth` with tests/support on sys.path).
 
 Each version is real: a safetensors adapter with peft's tensor names (written by the
 safetensors library), peft's adapter_config.json, the tutorial's metadata file and a
