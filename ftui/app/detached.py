@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from ftui.store.fields import as_dict, as_str
+from ftui.store.fields import as_dict
 from ftui.store.jsonio import ReadError, read_json_object
 from ftui.store.liveness import Liveness, check_process, running_problem
+from ftui.store.model import Status
 from ftui.store.naming import metadata_file
-from ftui.train.events import Cancelled, Failed, Finished, Progress
+from ftui.train.events import Ended, Progress
 
 from .messages import RunEnded, RunEventMessage, RunProgress
 from .run_state import RunState, follow_events
@@ -54,7 +55,8 @@ def process_alive(meta: Path) -> Callable[[], bool]:
         except ReadError:
             return False  # removed (a queued run cancelled) or unreadable: nothing to follow
         run = as_dict(record.get("run"))
-        if as_str(record.get("status")) in ("running", "queued"):
+        status = Status.parse(record.get("status"))
+        if status is not None and status.live:
             return running_problem(run) is None
         return check_process(run) is Liveness.ALIVE  # ended: until its last event is out
 
@@ -70,16 +72,17 @@ def follow(app: App[Any], state: RunState, folder: Path, meta: Path) -> None:
         for event in events:
             message = RunProgress if isinstance(event, Progress) else RunEventMessage
             app.post_message(message(state.token, event))
-            ended = ended or isinstance(event, Finished | Failed | Cancelled)
+            ended = ended or isinstance(event, Ended)
     if ended:
         return
     if state.stop.is_set():
-        app.post_message(RunEnded(state.token, "stopped following", state.version_id))
+        app.post_message(RunEnded(state.token, None, state.version_id))  # the run goes on
     elif not meta.exists():
-        app.post_message(RunEnded(state.token, "cancelled", state.version_id, "left the queue"))
+        left = RunEnded(state.token, Status.CANCELLED, state.version_id, "left the queue")
+        app.post_message(left)
     else:
         reason = "its process is gone (resume it with C or `ftui resume`)"
-        app.post_message(RunEnded(state.token, "interrupted", state.version_id, reason))
+        app.post_message(RunEnded(state.token, Status.INTERRUPTED, state.version_id, reason))
 
 
 def launch_and_follow(app: App[Any], state: RunState, spec: RunSpec, root: Path) -> None:
@@ -91,7 +94,7 @@ def launch_and_follow(app: App[Any], state: RunState, spec: RunSpec, root: Path)
     try:
         launched = launch(spec)
     except (SpecError, WriteError, OSError) as exc:
-        app.post_message(RunEnded(state.token, "failed", None, str(exc)))
+        app.post_message(RunEnded(state.token, Status.FAILED, None, str(exc)))
         return
     note = "it runs on its own: quitting ftui or losing the terminal leaves it running"
     app.post_message(
@@ -111,7 +114,8 @@ def resume_and_follow(app: App[Any], state: RunState, root: Path, version_id: st
         begin(resume)
         launched = spawn(root.resolve(), resume.version.id, resume.devices, resume.checkpoint)
     except (Refused, OSError) as exc:
-        app.post_message(RunEnded(state.token, "failed", version_id, f"cannot resume: {exc}"))
+        failed = RunEnded(state.token, Status.FAILED, version_id, f"cannot resume: {exc}")
+        app.post_message(failed)
         return
     note = f"resuming from {resume.checkpoint}"
     app.post_message(
@@ -129,5 +133,5 @@ def cancel(app: App[Any], root: Path, version_id: str) -> None:
         target = request_cancel(find(root, version_id))
     except Refused as exc:  # reported as "refused to cancel ID: why" by the worker handler
         raise StoreRefused(str(exc)) from None
-    what = "leaves the queue" if target.status == "queued" else "stops after its current step"
+    what = "leaves the queue" if target.status is Status.QUEUED else "stops after its current step"
     app.call_from_thread(app.notify, f"{version_id} {what}", markup=False)

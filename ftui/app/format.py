@@ -146,13 +146,13 @@ def version_label(
     colours = palette or {}
     label = Text()
     label.append("●" if marked else " ", style="bold")
-    label.append(STATUS_SYMBOL[version.status] + " ", style=colours.get(version.status.value, ""))
+    label.append(STATUS_SYMBOL[version.status] + " ", style=colours.get(version.status, ""))
     label.append(safe_text(version.id))
     aliases = (a for a, t in version.aliases.items() if t is None)
     label.append_text(alias_text(aliases, colours))
     label.append(f" {version.weights_label}", style=colours.get("lora", ""))
     if version.status is Status.QUEUED:
-        label.append(f" {queue_text(version)}", style=colours.get("queued", ""))
+        label.append(f" {queue_text(version)}", style=colours.get(Status.QUEUED, ""))
     else:
         kind, loss = row_loss(version, sort_key)
         label.append(f" {kind} {fmt_row_loss(loss)}")

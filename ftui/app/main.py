@@ -17,7 +17,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker
 
-from ftui.store import safe_text
+from ftui.store import Status, safe_text
 from ftui.store.naming import metadata_file
 
 from . import detached
@@ -308,9 +308,9 @@ class FtuiApp(WorkerFailures, App[int]):
         if state is None or not state.active:
             return
         if worker.group in ("follow", "train") and state.following:  # (detached runs)
-            self.post_message(RunEnded(state.token, "stopped following", state.version_id))
+            self.post_message(RunEnded(state.token, None, state.version_id))
         elif worker.group == "train" and not state.following:
-            self.post_message(RunEnded(state.token, "failed", None, text))
+            self.post_message(RunEnded(state.token, Status.FAILED, None, text))
 
     def show_run(self, state: RunState) -> None:
         from .screens.run import RunScreen
@@ -364,8 +364,8 @@ class FtuiApp(WorkerFailures, App[int]):
         state = self.run_state
         if state is None or state.token != message.token or not state.active:
             return
-        if state.following and message.status == "stopped following":
-            state.status = "stopped following"
+        if message.status is None:
+            state.stopped_following = True
             state.add_log("stopped following (the run goes on)")
         else:
             state.finish(message.status, message.version_id, message.error)
@@ -377,15 +377,15 @@ class FtuiApp(WorkerFailures, App[int]):
     def run_finished(self, state: RunState) -> None:
         """Tell the user, and select the new version in the tree (after a rescan)."""
         label = state.version_id or "the run"
-        if state.status == "completed":
+        if state.status is Status.COMPLETED:
             self.notify(f"{label} completed", markup=False)
-        elif state.status == "failed":
+        elif state.status is Status.FAILED:
             self.notify(
                 f"{label} failed: {state.error or 'unknown reason'}", severity="error", markup=False
             )
-        elif state.status == "cancelled":
+        elif state.status is Status.CANCELLED:
             self.notify(f"{label} cancelled", severity="warning", markup=False)
-        elif state.status == "interrupted":
+        elif state.status is Status.INTERRUPTED:
             self.notify(
                 f"{label} interrupted: {state.error or 'its process is gone'}",
                 severity="error",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from ftui.store import Comparison, LossHistory, Version
+from ftui.store import Comparison, LossHistory, Status, Version
 
 if TYPE_CHECKING:
     from ftui.store.lora_math import UpdateStats
@@ -111,10 +111,13 @@ class RunProgress(Message):
 
 
 class RunEnded(Message):
-    """A run worker finished; `version_id` is the new version (None if none was made)."""
+    """A run worker finished; `version_id` is the new version (None if none was made).
+
+    `status` is how the run ended; None when only our following of it ended (the user
+    stopped following, or its log became unreadable): the run itself goes on."""
 
     def __init__(
-        self, token: int, status: str, version_id: str | None, error: str | None = None
+        self, token: int, status: Status | None, version_id: str | None, error: str | None = None
     ) -> None:
         super().__init__()
         self.token = token

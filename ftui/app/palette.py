@@ -13,14 +13,10 @@ from collections.abc import Mapping
 from rich.style import Style
 from textual.widget import Widget
 
+from ftui.store.model import Status
+
 NAMES = (
-    "completed",
-    "running",
-    "queued",
-    "failed",
-    "cancelled",
-    "interrupted",
-    "damaged",
+    *(status.value for status in Status),  # a version's status, its symbol in the tree
     "lora",
     "alias",
     "warning",

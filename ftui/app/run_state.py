@@ -16,9 +16,11 @@ from pathlib import Path
 
 from ftui.store import one_line
 from ftui.store.jsonio import ReadError, open_regular
+from ftui.store.model import Status
 from ftui.train.events import (
     EVENTS_FILE,
     Cancelled,
+    Ended,
     EpochSaved,
     Event,
     Failed,
@@ -49,7 +51,8 @@ class RunState:
     stop: threading.Event = field(default_factory=threading.Event)
     version_id: str | None = None
     parent: str | None = None
-    status: str = "starting"  # starting, running, completed, failed, cancelled
+    status: Status | None = None  # None: starting (no event yet)
+    stopped_following: bool = False  # we stopped following; the run goes on elsewhere
     error: str | None = None
     step: int = 0
     total: int = 0
@@ -62,7 +65,15 @@ class RunState:
 
     @property
     def active(self) -> bool:
-        return self.status in ("starting", "running")
+        """Starting or running (queued counts: its process is alive and waiting)."""
+        return not self.stopped_following and (self.status is None or self.status.live)
+
+    @property
+    def status_text(self) -> str:
+        """What the run view's header says: the status, `starting` or `stopped following`."""
+        if self.stopped_following:
+            return "stopped following"
+        return "starting" if self.status is None else self.status.value
 
     def add_log(self, text: str) -> None:
         self.log.extend(one_line(line, 2000) for line in text.splitlines() or [""])
@@ -74,12 +85,12 @@ class RunState:
         if isinstance(event, Started):
             self.version_id = event.version_id
             self.parent = event.parent
-            self.status = "running"
+            self.status = Status.RUNNING
             self.add_log(f"started {event.version_id}")
         elif isinstance(event, LogLine):
             self.add_log(event.text)
         elif isinstance(event, Progress):
-            self.status = "running"
+            self.status = Status.RUNNING
             self.step, self.total = event.step, event.total
             self.epoch, self.eta_s = event.epoch, event.eta_s
         elif isinstance(event, Metrics):
@@ -90,14 +101,12 @@ class RunState:
         elif isinstance(event, EpochSaved):
             if len(self.epoch_steps) < MAX_LOSS_POINTS:
                 self.epoch_steps.append(event.step)
-        elif isinstance(event, Finished):
-            self.finish("completed", event.version_id)
-        elif isinstance(event, Failed):
-            self.finish("failed", event.version_id, event.error)
-        elif isinstance(event, Cancelled):
-            self.finish("cancelled", event.version_id)
+        elif isinstance(event, Finished | Failed | Cancelled):  # each `Ended` carries its status
+            error = event.error if isinstance(event, Failed) else None
+            self.finish(event.status, event.version_id, error)
 
-    def finish(self, status: str, version_id: str | None, error: str | None = None) -> None:
+    def finish(self, status: Status, version_id: str | None, error: str | None = None) -> None:
+        """The run ended with `status` (from its ending event, or as the app saw it end)."""
         if not self.active:
             return
         self.status = status
@@ -108,7 +117,7 @@ class RunState:
 
     def progress_text(self) -> str:
         if not self.total:
-            return self.status
+            return self.status_text
         text = f"step {self.step}/{self.total}"
         if self.epoch is not None:
             text += f" · epoch {self.epoch:.2f}"
@@ -165,7 +174,7 @@ def follow_events(
             pending, skipping = b"", True
         if events:
             yield events
-            if any(isinstance(e, Finished | Failed | Cancelled) for e in events):
+            if any(isinstance(e, Ended) for e in events):
                 return
         if len(chunk) < MAX_READ_PER_POLL:
             stop.wait(FOLLOW_POLL_S)

@@ -11,7 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from .control import DEFAULT_ROOT, Refused, find, request_cancel, wait_for_end
+from ftui.store.model import Status
+
+from .control import DEFAULT_ROOT, REMOVED, Refused, find, request_cancel, wait_for_end
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +37,8 @@ def main(argv: list[str]) -> int:
     except Refused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    what = "leaving the queue" if target.status == "queued" else "stopping after its current step"
+    queued = target.status is Status.QUEUED
+    what = "leaving the queue" if queued else "stopping after its current step"
     print(f"{version.id}: {what}", file=sys.stderr, flush=True)
     if args.no_wait:
         return 0
@@ -43,8 +46,8 @@ def main(argv: list[str]) -> int:
     if ended is None:
         print(f"error: {version.id} is still running after {args.timeout:g} s", file=sys.stderr)
         return 1
-    if ended == "removed":
+    if ended == REMOVED:
         print(f"{version.id}: removed from the queue")
         return 0
     print(f"{version.id}: {ended}")
-    return 0 if ended == "cancelled" else 1
+    return 0 if ended is Status.CANCELLED else 1

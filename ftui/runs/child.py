@@ -18,6 +18,7 @@ from typing import Any
 from ftui.store.fields import as_dict
 from ftui.store.jsonio import ReadError, read_json_object
 from ftui.store.liveness import identity
+from ftui.store.model import Status
 from ftui.store.naming import version_folder
 from ftui.store.writer import metadata_path, update_metadata
 
@@ -83,7 +84,7 @@ def _wait(
 
     def on_position(position: int) -> None:
         def change(record: dict[str, Any]) -> None:
-            record["status"] = "queued"
+            record["status"] = Status.QUEUED
             record["queue"] = {"position": position}
             run = record.setdefault("run", {})
             if isinstance(run, dict):  # this process owns the version while it waits
@@ -108,7 +109,7 @@ def _leave_queue(root: Path, version_id: str, resume_checkpoint: str | None) -> 
     if resume_checkpoint:
 
         def change(record: dict[str, Any]) -> None:
-            record["status"] = "cancelled"
+            record["status"] = Status.CANCELLED
             record.pop("queue", None)
 
         update_metadata(meta, change)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 from ftui.store.fields import as_dict, as_int, as_str
 from ftui.store.jsonio import ReadError, read_json_object
@@ -25,7 +25,7 @@ from ftui.store.naming import UnknownVersion, resolve_version
 from ftui.store.scanner import RootError, scan
 
 DEFAULT_ROOT = "model_versions"
-LIVE = ("running", "queued")
+REMOVED: Final = "removed"  # `wait_for_end`: a queued run left the queue and deleted its version
 
 
 class Refused(Exception):
@@ -75,15 +75,15 @@ class Target:
 
     version_id: str
     pid: int
-    status: str
+    status: Status  # RUNNING or QUEUED
     launch: str | None
 
 
 def live_target(version: Version, record: dict[str, Any]) -> Target:
     """The process to signal for `version`, or Refused naming why there is none."""
-    status = as_str(record.get("status")) or "unknown"
-    if status not in LIVE:
-        raise Refused(f"{version.id} is not running (it is {status})")
+    status = Status.parse(record.get("status"))
+    if status is None or not status.live:
+        raise Refused(f"{version.id} is not running (it is {status or 'unknown'})")
     run = as_dict(record.get("run"))
     pid = as_int(run.get("pid"))
     host = as_str(run.get("host"))
@@ -151,9 +151,11 @@ def request_cancel(version: Version) -> Target:
     return target
 
 
-def wait_for_end(version: Version, timeout: float, poll: float = 0.2) -> str | None:
-    """The status the run ended with (`removed` when a queued run deleted itself), or
-    None if it is still going after `timeout` seconds."""
+def wait_for_end(
+    version: Version, timeout: float, poll: float = 0.2
+) -> Status | Literal["removed"] | None:
+    """The status the run ended with (`REMOVED` when a queued run deleted itself; DAMAGED
+    for a status no one knows), or None if it is still going after `timeout` seconds."""
     path = version.metadata_path
     assert path is not None
     deadline = time.monotonic() + timeout
@@ -162,13 +164,15 @@ def wait_for_end(version: Version, timeout: float, poll: float = 0.2) -> str | N
             record = read_json_object(path)
         except ReadError as exc:
             if str(exc) == "missing":
-                return "removed"
+                return REMOVED
             record = {}
-        status = as_str(record.get("status"))
-        if status is not None and status not in LIVE:
+        status = Status.parse(record.get("status"))
+        if status is None and record.get("status") is not None:
+            return Status.DAMAGED
+        if status is not None and not status.live:
             return status
-        if status in LIVE and check_process(as_dict(record.get("run"))) is not Liveness.ALIVE:
-            return Status.INTERRUPTED.value
+        if status is not None and check_process(as_dict(record.get("run"))) is not Liveness.ALIVE:
+            return Status.INTERRUPTED
         if time.monotonic() >= deadline:
             return None
         time.sleep(poll)

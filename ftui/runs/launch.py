@@ -21,6 +21,7 @@ from typing import Any
 
 from ftui.store.digests import MANIFEST_KEY
 from ftui.store.liveness import identity
+from ftui.store.model import Status
 from ftui.store.naming import version_folder
 from ftui.store.writer import claim_version, create_metadata, metadata_path, update_metadata
 from ftui.train.metadata import parent_record
@@ -69,7 +70,7 @@ def queued_record(spec: Any, devices: list[int] | None) -> dict[str, Any]:
         "model_name": spec.base_model,
         "lora_config": {"r": spec.r, "lora_alpha": spec.alpha, "lora_dropout": spec.dropout},
         "num_epochs": spec.epochs,
-        "status": "queued",
+        "status": Status.QUEUED,
         "parent": parent,
         "spec": spec.to_dict(),
         "metrics": {},
@@ -125,7 +126,8 @@ def spawn(
 
     def record(r: dict[str, Any]) -> None:
         run = r.setdefault("run", {})
-        live = r.get("status") in ("queued", "running")
+        status = Status.parse(r.get("status"))
+        live = status is not None and status.live
         if isinstance(run, dict) and live and run.get("pid") in (None, process.pid):
             run.update(who)
             run["host"] = socket.gethostname()
@@ -163,5 +165,5 @@ def launch(spec: Any, devices: list[int] | None = None) -> Launched:
         return spawn(root, version_id, devices)
     except OSError as exc:
         reason = f"could not start the run: {exc.strerror or exc}"
-        update_metadata(metadata_path(root, version_id), {"status": "failed", "error": reason})
+        update_metadata(metadata_path(root, version_id), {"status": Status.FAILED, "error": reason})
         raise

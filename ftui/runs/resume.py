@@ -21,13 +21,13 @@ from typing import Any
 from ftui.store.digests import MANIFEST_KEY, verify
 from ftui.store.fields import as_dict, as_str
 from ftui.store.liveness import Liveness, check_process
-from ftui.store.model import Checkpoint, Version
+from ftui.store.model import Checkpoint, Status, Version
 from ftui.store.writer import metadata_path, update_metadata
 
 from .control import DEFAULT_ROOT, Refused, find, read_record
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-RESUMABLE = ("cancelled", "failed", "running", "queued")  # running/queued: only if dead
+RESUMABLE = (Status.CANCELLED, Status.FAILED, Status.RUNNING, Status.QUEUED)  # live: if dead
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,12 @@ def plan(root: Path, name: str, checkpoint: str | None = None) -> ResumePlan:
     version = find(root, name)
     record = read_record(version)
     vid = version.id
-    status = as_str(record.get("status")) or "unknown"
-    if status not in RESUMABLE:
-        hint = " (retrain it with `ftui retrain`)" if status == "completed" else ""
-        raise Refused(f"{vid} is {status}: there is nothing to resume{hint}")
+    status = Status.parse(record.get("status"))
+    if status is None or status not in RESUMABLE:
+        hint = " (retrain it with `ftui retrain`)" if status is Status.COMPLETED else ""
+        raise Refused(f"{vid} is {status or 'unknown'}: there is nothing to resume{hint}")
     run = as_dict(record.get("run"))
-    if status in ("running", "queued"):
+    if status.live:
         state = check_process(run)
         if state is Liveness.ELSEWHERE:
             raise Refused(f"{vid} runs on host {as_str(run.get('host'))}: resume it there")
@@ -120,7 +120,7 @@ def begin(resume: ResumePlan) -> None:
         delete(resume.version, stale, root=resume.root)
 
     def change(record: dict[str, Any]) -> None:
-        record["status"] = "queued"
+        record["status"] = Status.QUEUED
         record["error"] = None
         run = record.get("run")
         if isinstance(run, dict):

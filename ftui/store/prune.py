@@ -35,12 +35,11 @@ from .disk import (
     trash_checkpoint,
 )
 from .jsonio import ReadError, read_json_object
-from .model import Checkpoint, Version
+from .model import Checkpoint, Status, Version
 from .sizes import is_state_file, tree_bytes
 from .writer import WriteError, update_metadata
 
 PIN_TAGS = frozenset({"pin", "pinned", "keep"})
-BUSY = frozenset({"running", "queued"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +139,7 @@ def is_pinned(version: Version) -> bool:
 
 def why_untouchable(version: Version, named_by_alias: bool = False) -> str | None:
     """Why a version may not be pruned or deleted at all, or None."""
-    if version.status.value in BUSY:
+    if version.status.live:
         return f"{version.status.value}: never touched while it trains"
     whole = sorted(name for name, target in version.aliases.items() if target is None)
     if whole and not named_by_alias:
@@ -317,8 +316,9 @@ def _still_idle(version: Version) -> str | None:
         status = read_json_object(version.metadata_path).get("status")
     except ReadError as exc:
         return f"metadata {exc}"
-    if isinstance(status, str) and status.strip().lower() in BUSY:
-        return f"{status}: never touched while it trains"
+    busy = Status.parse(status)
+    if busy is not None and busy.live:
+        return f"{busy}: never touched while it trains"
     return None
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .jsonio import ReadError, dumps, read_json_object, write_atomic
+from .model import Status
 from .naming import PREFIX, folder_candidates, folder_name, metadata_file
 
 SCHEMA_VERSION = 1
@@ -170,5 +171,5 @@ def set_notes(path: Path, notes: str) -> dict[str, Any]:
     return update_metadata(path, {"notes": notes})
 
 
-def set_status(path: Path, status: str, **extra: Any) -> dict[str, Any]:
+def set_status(path: Path, status: Status, **extra: Any) -> dict[str, Any]:
     return update_metadata(path, {"status": status, **extra})

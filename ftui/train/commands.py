@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, TextIO
 
+from ftui.store.model import Status
+
 from .events import (
     Cancelled,
     EpochSaved,
@@ -34,6 +36,7 @@ from .metrics import metric_line
 from .spec import RunSpec, SpecError
 
 EXIT_COMPLETED, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+EXIT_CODES = {Status.COMPLETED: EXIT_COMPLETED, Status.CANCELLED: EXIT_CANCELLED}  # else failed
 DEFAULT_ROOT = "model_versions"
 PROGRESS_EVERY_S = 2.0
 
@@ -281,11 +284,9 @@ def run_spec(
             result = attached(spec, on_event=printer, stop=stop, attach=attach)
     if result.version_id and distributed_rank()[0] == 0:  # under torchrun: once, not per rank
         print(result.version_id, flush=True)
-    if result.status == "failed" and result.version_id is None:
+    if result.status is Status.FAILED and result.version_id is None:
         return EXIT_USAGE  # refused before anything ran (device, precision, model, data)
-    return {"completed": EXIT_COMPLETED, "cancelled": EXIT_CANCELLED}.get(
-        result.status, EXIT_FAILED
-    )
+    return EXIT_CODES.get(result.status, EXIT_FAILED)
 
 
 def build_train_spec(args: argparse.Namespace) -> RunSpec:

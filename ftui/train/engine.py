@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ftui.store.digests import MANIFEST_KEY, manifest, verify
+from ftui.store.model import Status
 from ftui.store.naming import version_folder
 from ftui.store.text import plural
 from ftui.store.writer import (
@@ -50,7 +51,7 @@ class RunResult:
 
     version_id: str | None
     path: Path | None
-    status: str  # "completed", "failed" or "cancelled"
+    status: Status  # COMPLETED, FAILED or CANCELLED
     error: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
 
@@ -156,7 +157,7 @@ class _Run:
             return update_metadata(meta, change)
         return {}
 
-    def _finish_run(self, record: dict[str, Any], status: str, **extra: Any) -> None:
+    def _finish_run(self, record: dict[str, Any], status: Status, **extra: Any) -> None:
         record["status"] = status
         record.update(extra)
         run = record.setdefault("run", {})
@@ -170,10 +171,10 @@ class _Run:
         if self.reserve is not None:
             self.reserve.release()  # on a full disk, room for the final status
         with contextlib.suppress(Exception):
-            self._update(lambda r: self._finish_run(r, "failed", error=error))
+            self._update(lambda r: self._finish_run(r, Status.FAILED, error=error))
         # one Failed event, no log line saying the same: `ftui train` printed it twice
         self.sink.emit(Failed(version_id=self.version_id, error=error))
-        return RunResult(self.version_id, self.path, "failed", error)
+        return RunResult(self.version_id, self.path, Status.FAILED, error)
 
     def cancelled(self, trainer: Any | None, step: int | None) -> RunResult:
         if self.heartbeat is not None:
@@ -186,10 +187,12 @@ class _Run:
             epochs = self.monitor.epochs
         metrics = final_metrics(epochs, None)
         with contextlib.suppress(Exception):
-            self._update(lambda r: self._finish_run(r, "cancelled", metrics=metrics, epochs=epochs))
+            self._update(
+                lambda r: self._finish_run(r, Status.CANCELLED, metrics=metrics, epochs=epochs)
+            )
         self.sink.log("cancelled" + (f" after step {step}" if step else ""), "warning")
         self.sink.emit(Cancelled(version_id=self.version_id, step=step))
-        return RunResult(self.version_id, self.path, "cancelled", None, metrics)
+        return RunResult(self.version_id, self.path, Status.CANCELLED, None, metrics)
 
     def close(self) -> None:
         if self.heartbeat is not None:
@@ -473,7 +476,9 @@ class _Run:
             self.heartbeat.stop()
         epochs = self.monitor.epochs
         self._update(
-            lambda r: self._finish_run(r, "completed", metrics=metrics, epochs=epochs, error=None)
+            lambda r: self._finish_run(
+                r, Status.COMPLETED, metrics=metrics, epochs=epochs, error=None
+            )
         )
         self.sink.log(f"completed {self.version_id}: " + ", ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
@@ -481,7 +486,7 @@ class _Run:
             if v is not None
         ))  # fmt: skip
         self.sink.emit(Finished(version_id=self.version_id or "", metrics=metrics))
-        return RunResult(self.version_id, self.path, "completed", None, metrics)
+        return RunResult(self.version_id, self.path, Status.COMPLETED, None, metrics)
 
 
 _import_lock = threading.Lock()

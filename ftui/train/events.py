@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
+from ftui.store.model import Status
+
 EVENTS_FILE = "events.jsonl"
 
 
@@ -102,30 +104,41 @@ class EpochSaved(Event):
 
 
 @dataclass(frozen=True)
-class Finished(Event):
+class Ended(Event):
+    """Base of the three events that end a run; `status` is how it ended, in the store's
+    vocabulary (the status its metadata records)."""
+
+    status: ClassVar[Status]
+
+
+@dataclass(frozen=True)
+class Finished(Ended):
     """The run completed; the adapter and metrics are saved."""
 
     kind: ClassVar[str] = "finished"
+    status: ClassVar[Status] = Status.COMPLETED
     version_id: str
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class Failed(Event):
+class Failed(Ended):
     """The run failed; `error` is a one-line reason."""
 
     kind: ClassVar[str] = "failed"
+    status: ClassVar[Status] = Status.FAILED
     version_id: str | None
     error: str
 
 
 @dataclass(frozen=True)
-class Cancelled(Event):
+class Cancelled(Ended):
     """The run stopped because it was asked to; saved checkpoints are kept.
 
     `version_id` is None when it stopped before a version was claimed."""
 
     kind: ClassVar[str] = "cancelled"
+    status: ClassVar[Status] = Status.CANCELLED
     version_id: str | None
     step: int | None = None
 

@@ -30,8 +30,11 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
+from ftui.store.model import Status
+
 from .events import (
     Cancelled,
+    Ended,
     Event,
     Failed,
     Finished,
@@ -100,7 +103,7 @@ def run_launched(
         spec = spec.normalized()
     except SpecError as exc:
         emit(Failed(version_id=None, error=str(exc)))
-        return RunResult(None, None, "failed", str(exc))
+        return RunResult(None, None, Status.FAILED, str(exc))
     folder = Path(tempfile.mkdtemp(prefix="ftui-launch-"))
     spec_file, stop_file = folder / "spec.json", folder / "stop"
     spec_file.write_text(json.dumps(spec.to_dict()), encoding="utf-8")
@@ -118,7 +121,7 @@ def run_launched(
         _remove(folder)
         error = f"cannot start the launcher: {exc}"
         emit(Failed(version_id=None, error=error))
-        return RunResult(None, None, "failed", error)
+        return RunResult(None, None, Status.FAILED, error)
     threads = [
         threading.Thread(target=watch.read_stderr, args=(process.stderr,), daemon=True),
         threading.Thread(target=_forward_stop, args=(process, stop, stop_file), daemon=True),
@@ -148,7 +151,7 @@ class _Watch:
         self.emit = emit
         self.version_id: str | None = None
         self.path: str | None = None
-        self.end: Event | None = None
+        self.end: Ended | None = None
         self.aborted = False
         self.stderr: collections.deque[str] = collections.deque(maxlen=KEPT_STDERR_LINES)
         self._lock = threading.Lock()
@@ -166,7 +169,7 @@ class _Watch:
                 continue
             if isinstance(event, Started):
                 self.version_id, self.path = event.version_id, event.path
-            elif isinstance(event, Finished | Failed | Cancelled):
+            elif isinstance(event, Ended):
                 self.end = event
             self._send(event)
 
@@ -201,17 +204,17 @@ class _Watch:
 
         path = Path(self.path) if self.path else None
         if isinstance(self.end, Finished):
-            return RunResult(self.version_id, path, "completed", None, dict(self.end.metrics))
+            return RunResult(self.version_id, path, self.end.status, None, dict(self.end.metrics))
         if isinstance(self.end, Cancelled):
-            return RunResult(self.version_id, path, "cancelled")
+            return RunResult(self.version_id, path, self.end.status)
         if isinstance(self.end, Failed):
-            return RunResult(self.version_id, path, "failed", self.end.error)
+            return RunResult(self.version_id, path, self.end.status, self.end.error)
         # No ending from rank 0: it was killed (torchrun kills what is left when a rank
         # fails). Its metadata still says `running` with a dead pid, which the store reads
         # as `interrupted`, as after a kill -9 of a single-process run.
         error = "aborted" if self.aborted else self.reason(code)
         self.emit(Failed(version_id=self.version_id, error=error))
-        return RunResult(self.version_id, path, "failed", error)
+        return RunResult(self.version_id, path, Status.FAILED, error)
 
 
 def _parse(line: str) -> Event | None:
@@ -288,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     # the others), so a following SIGTERM from torchrun ends all of them at once.
     _watch_stop_file(os.environ.get(STOP_FILE_ENV), stop)
     result = run_training(spec, _stdout_events() if is_main else None, stop)
-    return 0 if result.status in ("completed", "cancelled") else 1  # the parent reads events
+    # the parent reads the events; the exit code only says whether it went wrong
+    return 0 if result.status in (Status.COMPLETED, Status.CANCELLED) else 1
 
 
 def _stdout_events() -> EventCallback:

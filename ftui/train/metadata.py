@@ -19,6 +19,7 @@ from typing import Any
 
 from ftui.store.digests import MANIFEST_KEY
 from ftui.store.liveness import identity
+from ftui.store.model import Status
 from ftui.store.writer import update_metadata
 
 HEARTBEAT_SECONDS = 20.0
@@ -64,7 +65,7 @@ def initial_metadata(model_name: str, prepared: Any, version_id: str) -> dict[st
         "lora_config": {k: prepared.lora.get(k) for k in LORA_KEYS},
         "num_samples": examples.num_train,
         "num_epochs": spec.epochs,
-        "status": "running",
+        "status": Status.RUNNING,
         "parent": parent,
         "data": {
             "path": examples.path,
@@ -111,7 +112,7 @@ KEPT_ON_ATTACH = ("timestamp", "tags", "notes")
 def mark_started(record: dict[str, Any], launch: str) -> None:
     """The process that will train an attached version takes it over: status running,
     its own pid/host/start time (so `ftui cancel` signals it and only it)."""
-    record["status"] = "running"
+    record["status"] = Status.RUNNING
     record["error"] = None
     record.pop("queue", None)
     run = record.get("run")

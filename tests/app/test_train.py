@@ -14,6 +14,7 @@ from ftui.app.screens.confirm import StrictConfirmScreen
 from ftui.app.screens.run import RunScreen
 from ftui.app.screens.train_form import TrainFormScreen
 from ftui.app.widgets.loss_plot import LossPlot
+from ftui.store import Status
 from ftui.train.events import (
     EVENTS_FILE,
     EpochSaved,
@@ -273,7 +274,7 @@ async def test_run_log_lines_wrap_at_80_columns(runs: Path) -> None:
         state.apply(Started("20260309_090000", str(runs)))
         long = "training 200 examples (20 eval) for 1 epoch on cpu (fp32): " + "x" * 60 + " END"
         state.apply(LogLine(long))
-        state.finish("completed", "20260309_090000")
+        state.finish(Status.COMPLETED, "20260309_090000")
         app.run_state = state
         app.show_run(state)
         await settle(pilot)

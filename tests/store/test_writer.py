@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ftui.store import (
+    Status,
     WriteError,
     claim_version,
     create_metadata,
@@ -74,7 +75,7 @@ def test_create_is_exclusive_and_update_keeps_unknown_fields(tmp_path: Path) -> 
     update_metadata(path, {"status": "completed"})
     set_tags(path, ["best", " best", "", "keep"])
     set_notes(path, "line one\nline two")
-    set_status(path, "cancelled", error=None)
+    set_status(path, Status.CANCELLED, error=None)
     assert json.loads(path.read_text())["status"] == "cancelled"
     update_metadata(path, {"status": "completed"})
     data = json.loads(path.read_text())

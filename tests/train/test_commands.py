@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ftui.store import Status
 from ftui.train import commands
 from ftui.train.engine import RunResult
 from ftui.train.spec import RunSpec, SpecError
@@ -110,10 +111,13 @@ def test_retrain_names_a_version_with_or_without_v_and_a_checkpoint(trained: Tra
         spec_for_retrain(trained.root, f"{vid}:6", checkpoint="12")
 
 
-@pytest.mark.parametrize(("status", "code"), [("completed", 0), ("failed", 1), ("cancelled", 130)])
-def test_exit_codes_follow_the_result(tmp_path: Path, status: str, code: int) -> None:
+@pytest.mark.parametrize(
+    ("status", "code"), [(Status.COMPLETED, 0), (Status.FAILED, 1), (Status.CANCELLED, 130)]
+)
+def test_exit_codes_follow_the_result(tmp_path: Path, status: Status, code: int) -> None:
     def fake_run(spec: RunSpec, on_event: object = None, stop: object = None) -> RunResult:
-        return RunResult("v_1", tmp_path / "v_1", status, None if status != "failed" else "boom")
+        error = "boom" if status is Status.FAILED else None
+        return RunResult("v_1", tmp_path / "v_1", status, error)
 
     assert commands.run_spec(RunSpec.defaults(tmp_path), run=fake_run) == code
 

@@ -18,7 +18,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ftui.store import Version, human_size
+from ftui.store import Status, Version, human_size
 from ftui.store.prune import PruneOptions, PrunePlan, plan_prune
 from ftui.store.text import one_line
 
@@ -36,7 +36,7 @@ def _next(values: tuple[int | None, ...], current: int | None) -> int | None:
 def plan_text(plan: PrunePlan, palette: Palette | None = None) -> Text:
     """The preview: per version what goes (and its size), what stays and why."""
     text = Text()
-    removed, kept = (palette or {}).get("error", ""), (palette or {}).get("completed", "")
+    removed, kept = (palette or {}).get("error", ""), (palette or {}).get(Status.COMPLETED, "")
     for vp in plan.versions:
         text.append(one_line(vp.version.id, 80), style="bold")
         if vp.skipped is not None:

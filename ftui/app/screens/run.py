@@ -19,12 +19,14 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, RichLog, Static
 
-from ftui.store import safe_text
+from ftui.store import Status, safe_text
 from ftui.train.events import EpochSaved, Event, LogLine, LossPoint, Metrics, Progress, Started
 
 from ..run_state import MAX_LOG_LINES, RunState
 from ..widgets.loss_plot import LossPlot
 from ..widgets.run_metrics import RunMetrics
+
+ENDED_STYLES = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)  # `run--<status>`
 
 if TYPE_CHECKING:
     from ..main import FtuiApp
@@ -39,7 +41,7 @@ class RunScreen(Screen[None]):
         Binding("escape,b", "back", "Browser (run goes on)"),
     ]
 
-    COMPONENT_CLASSES = {"run--completed", "run--failed", "run--cancelled", "run--active"}
+    COMPONENT_CLASSES = {*(f"run--{status}" for status in ENDED_STYLES), "run--active"}
 
     def __init__(self, state: RunState) -> None:
         super().__init__()
@@ -102,8 +104,8 @@ class RunScreen(Screen[None]):
         if state.parent:
             head.append(f" (from {safe_text(state.parent)})", style="dim")
         head.append("  ")
-        kind = state.status if state.status in ("completed", "failed", "cancelled") else "active"
-        head.append(state.status, style=self.get_component_rich_style(f"run--{kind}"))
+        kind = state.status if state.status in ENDED_STYLES else "active"
+        head.append(state.status_text, style=self.get_component_rich_style(f"run--{kind}"))
         if state.error:
             head.append("\n")
             head.append(safe_text(state.error), style=self.get_component_rich_style("run--failed"))

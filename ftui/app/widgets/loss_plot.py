@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from textual_plotext import PlotextPlot
 
-from ftui.store import LossHistory, safe_text
+from ftui.store import LossHistory, Status, safe_text
 
 from ..palette import COMPONENT_CLASSES, palette_of
 
@@ -145,7 +145,7 @@ class LossPlot(PlotextPlot):
                  label=series.label)  # fmt: skip
         if drawn:
             for step in self.epoch_steps:
-                plt.vline(step, self.colour("cancelled"))
+                plt.vline(step, self.colour(Status.CANCELLED))  # epoch ends, muted
             xs = [x for series in self.series for x in series.xs]
             ticks = step_ticks(min(xs), max(xs))
             plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])
