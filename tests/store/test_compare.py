@@ -9,7 +9,8 @@ from safetensors.numpy import save_file
 from synth import lora_tensors, write_version
 
 from ftui.store import ModuleStatus, compare, scan, side_for
-from ftui.store.comparison import diff_mappings, flatten
+from ftui.store.comparison import diff_mappings
+from ftui.store.fields import flatten
 
 
 def test_flatten_nested_keys() -> None:

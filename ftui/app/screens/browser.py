@@ -31,6 +31,7 @@ from ..loading import (
     load_details,
 )
 from ..messages import DetailsLoaded, VersionsScanned
+from ..palette import COMPONENT_CLASSES
 from ..selection import Key, Selection
 from ..widgets.details import DetailsPane
 from ..widgets.status_line import StatusLine
@@ -54,6 +55,7 @@ def rows_signature(state: BrowserState) -> tuple[object, ...]:
 class BrowserScreen(WorkerFailures, BrowserActions, BrowserScanning, Screen[None]):
     """Browse, filter, sort, mark, tag, delete; start compare and training from here."""
 
+    COMPONENT_CLASSES = COMPONENT_CLASSES  # the palette of the tree and the details
     BINDINGS = [
         Binding("question_mark,f1", "app.help", "Help"),
         Binding("slash", "filter", "Filter"),
