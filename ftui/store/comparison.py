@@ -208,10 +208,12 @@ def side_for(version: Version, checkpoint: Checkpoint | None = None) -> Side:
         )
     folder = checkpoint.path
     adapter, error = _read_adapter_or_reason(folder / ADAPTER_WEIGHTS)
-    try:
-        config: Mapping[str, Any] = read_json_object(folder / ADAPTER_CONFIG, limit=1024 * 1024)
-    except ReadError:
-        config = version.adapter_config
+    config: Mapping[str, Any] = checkpoint.adapter_config  # as the scanner read it
+    if not config:  # a Checkpoint not from a scan, or one without its own config
+        try:
+            config = read_json_object(folder / ADAPTER_CONFIG, limit=1024 * 1024)
+        except ReadError:
+            config = version.adapter_config
     return Side(f"{version.id}/{checkpoint.name}", version, checkpoint, adapter, config, error)
 
 

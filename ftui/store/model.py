@@ -117,7 +117,11 @@ class AdapterInfo:
 
 @dataclass(frozen=True, slots=True)
 class LoraSettings:
-    """LoRA hyperparameters, from the metadata and/or adapter_config.json."""
+    """LoRA hyperparameters, from the metadata and/or adapter_config.json.
+
+    Built by `folder_weights.lora_settings`, the one precedence rule (adapter_config.json
+    wins, the metadata fills its gaps) that the tree, `ftui inspect` and a retrain share.
+    """
 
     r: int | None = None
     alpha: float | None = None
@@ -125,6 +129,19 @@ class LoraSettings:
     target_modules: tuple[str, ...] = ()
     use_rslora: bool | None = None
     bias: str | None = None
+
+    def known(self) -> dict[str, Any]:
+        """The settings that are known (not None or empty), by field name, which is also
+        the name a training spec uses; target modules sorted, as a list."""
+        values: dict[str, Any] = {
+            "r": self.r,
+            "alpha": self.alpha,
+            "dropout": self.dropout,
+            "target_modules": sorted(self.target_modules) or None,
+            "use_rslora": self.use_rslora,
+            "bias": self.bias,
+        }
+        return {name: value for name, value in values.items() if value is not None}
 
     def short(self) -> str:
         """`r8/a16`-style summary for one-line displays."""
@@ -169,6 +186,10 @@ class Checkpoint:
     eval_loss: float | None = None
     kind: str = "lora"  # see `Version.kind`
     problems: tuple[Problem, ...] = ()  # also among its version's problems
+    # its own adapter_config.json, as read, and the LoRA settings from it (else from the
+    # metadata); not compared, so a Checkpoint stays hashable
+    adapter_config: Mapping[str, Any] = field(default_factory=_empty, compare=False)
+    lora: LoraSettings = field(default_factory=LoraSettings, compare=False)
 
     @property
     def label(self) -> str:
@@ -217,6 +238,12 @@ class Version:
     kind: str = "lora"
     # aliases (root's aliases.json) naming this version -> None, or one of its checkpoints
     aliases: Mapping[str, str | None] = field(default_factory=_empty)
+
+    @property
+    def recorded_spec(self) -> Mapping[str, Any]:
+        """The training spec an ftui run recorded in its metadata (empty for others)."""
+        spec = self.metadata.get("spec")
+        return spec if isinstance(spec, Mapping) else EMPTY
 
     @property
     def weights_label(self) -> str:

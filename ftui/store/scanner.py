@@ -409,7 +409,7 @@ def _read_contents(
     config = read_config(folder, problems, label)
     adapter, kind = read_weights(folder, problems, label, required)
     check_ranks(config, adapter, meta_lora, problems, label)
-    checkpoints, newest_config = _checkpoints(folder, listing, epochs, label, problems)
+    checkpoints, newest_config = _checkpoints(folder, listing, epochs, label, problems, meta_lora)
     if kind == NONE and checkpoints:
         kind = checkpoints[-1].kind
     return config or newest_config, adapter, kind, checkpoints
@@ -444,11 +444,17 @@ def read_trainer_version(folder: Path, listing: FolderListing) -> Version:
 
 
 def _checkpoints(
-    folder: Path, listing: FolderListing, epochs: object, label: str, problems: list[Problem]
+    folder: Path,
+    listing: FolderListing,
+    epochs: object,
+    label: str,
+    problems: list[Problem],
+    meta_lora: dict[str, Any],
 ) -> tuple[tuple[Checkpoint, ...], dict[str, Any]]:
     """Checkpoints, each one's adapter checked like a version's (its problems are also the
     version's, naming the checkpoint), with epoch and losses from the metadata, else from
-    their trainer_state; and the newest checkpoint's adapter_config."""
+    their trainer_state, and its own adapter_config and LoRA settings (by the version's
+    precedence rule); and the newest checkpoint's adapter_config."""
     recorded: dict[str, dict[str, Any]] = {}
     if isinstance(epochs, list):
         for entry in epochs:
@@ -474,8 +480,17 @@ def _checkpoints(
             train_loss, eval_loss = metrics.final_train_loss, metrics.final_eval_loss
         result.append(
             Checkpoint(
-                name, folder / name, step, epoch, train_loss, eval_loss, weights.kind, tuple(own)
-            )
+                name,
+                folder / name,
+                step,
+                epoch,
+                train_loss,
+                eval_loss,
+                weights.kind,
+                tuple(own),
+                adapter_config=_frozen(weights.config),
+                lora=lora_settings(meta_lora, weights.config),
+            )  # fmt: skip
         )
     return tuple(result), newest_config
 

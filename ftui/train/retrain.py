@@ -1,8 +1,11 @@
-"""Building the spec of a retrain from a stored version (or one of its checkpoints).
+"""Building the spec of a retrain from a scanned version (or one of its checkpoints).
 
-ftui versions carry their full `spec` in the metadata. Tutorial-script versions and plain
-Trainer folders do not: their base model and LoRA settings come from the metadata's
-`lora_config`/`model_name` and `adapter_config.json`, the rest from the defaults.
+Everything comes from the `Version` the scanner built; nothing is read again here, so a
+retrain starts from exactly what the tree and `ftui inspect` show. ftui versions carry
+their full `spec` in the metadata. Tutorial-script versions and plain Trainer folders do
+not: their base model and epochs come from the metadata, the rest from the defaults. In
+both, the LoRA settings are the scanned ones (`Version.lora`, or the checkpoint's own):
+the store's one precedence rule, where adapter_config.json (what peft loads) wins.
 """
 
 from __future__ import annotations
@@ -14,19 +17,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ftui.store.jsonio import ReadError, read_json_object
-from ftui.store.model import Version
+from ftui.store.model import LoraSettings, Version
 
 from .spec import RunSpec, SpecError
 
 _CHECKPOINT = re.compile(r"^(?:checkpoint-)?(\d+)$")
-
-
-def _checkpoints(folder: Path) -> list[str]:
-    found = [
-        p.name for p in folder.glob("checkpoint-*") if p.is_dir() and _CHECKPOINT.match(p.name)
-    ]
-    return sorted(found, key=lambda name: int(name.rsplit("-", 1)[1]))
 
 
 def _resolve(
@@ -51,67 +46,64 @@ def _resolve(
     return resolved.version, checkpoint
 
 
-def _folder_of(version: Version) -> Path | None:
-    return version.path if version.path.is_dir() and not version.path.is_symlink() else None
+def _has_folder(version: Version) -> bool:
+    return version.path.is_dir() and not version.path.is_symlink()
 
 
-def normalize_checkpoint(
-    folder: Path | None, checkpoint: str | None, version_id: str
-) -> str | None:
-    """`"66"` or `"checkpoint-66"` -> `"checkpoint-66"`, checked against the folder."""
+def normalize_checkpoint(version: Version, checkpoint: str | None) -> str | None:
+    """`"66"` or `"checkpoint-66"` -> `"checkpoint-66"`, one of the version's checkpoints
+    (the complete ones the scanner lists: a half-written one is never offered)."""
     if checkpoint is None or not str(checkpoint).strip():
         return None
     match = _CHECKPOINT.match(str(checkpoint).strip())
     if not match:
         raise SpecError(f"checkpoint {checkpoint!r}: expected a step number or checkpoint-<step>")
     name = f"checkpoint-{int(match.group(1))}"
-    if folder is None or not (folder / name).is_dir():
-        available = ", ".join(_checkpoints(folder)) if folder is not None else ""
-        raise SpecError(f"{version_id} has no {name} (available: {available or 'none'})")
+    if version.checkpoint(name) is None:
+        available = ", ".join(c.name for c in version.checkpoints)
+        raise SpecError(f"{version.id} has no {name} (available: {available or 'none'})")
     return name
 
 
-def _read_metadata(version: Version, version_id: str) -> dict[str, Any]:
-    if version.metadata_path is None:
-        return {}
-    try:
-        return read_json_object(version.metadata_path)
-    except ReadError as exc:
-        if str(exc) == "missing":
-            return {}
-        raise SpecError(f"{version_id}: metadata {exc}") from None
+def _unreadable_metadata(version: Version) -> str | None:
+    """Why the version's metadata could not be read (the scanner's problem), or None."""
+    if version.metadata_path is None or version.metadata:
+        return None
+    for problem in version.problems:
+        if problem.file == version.metadata_path.name:
+            return problem.reason
+    return None
 
 
-def _adapter_config(folder: Path | None) -> dict[str, Any]:
-    """The version's adapter_config.json, else that of its latest checkpoint."""
-    if folder is None:
-        return {}
-    candidates = [folder, *[folder / c for c in reversed(_checkpoints(folder))]]
-    for candidate in candidates:
-        try:
-            return read_json_object(candidate / "adapter_config.json")
-        except ReadError:
-            continue
-    return {}
+def _settings(version: Version, checkpoint: str | None) -> tuple[LoraSettings, Mapping[str, Any]]:
+    """The LoRA settings and adapter_config a child starts from: the checkpoint's own when
+    it has a config, else the version's (both as the scanner read them)."""
+    ckpt = version.checkpoint(checkpoint) if checkpoint else None
+    if ckpt is not None and ckpt.adapter_config:
+        return ckpt.lora, ckpt.adapter_config
+    return version.lora, version.adapter_config
 
 
-def _legacy_spec(root: Path, record: Mapping[str, Any], adapter: Mapping[str, Any]) -> RunSpec:
-    """A spec for a version without `spec`: tutorial metadata, else the adapter's config."""
-    lora = record.get("lora_config") if isinstance(record.get("lora_config"), dict) else {}
-    assert isinstance(lora, dict)
-    values: dict[str, Any] = {}
-    model = record.get("model_name") or adapter.get("base_model_name_or_path")
-    if isinstance(model, str) and model.strip():
-        values["base_model"] = model
-    for key, name in (("r", "r"), ("lora_alpha", "alpha"), ("lora_dropout", "dropout"),
-                      ("target_modules", "target_modules"), ("use_rslora", "use_rslora"),
-                      ("bias", "bias")):  # fmt: skip
-        value = lora.get(key, adapter.get(key))
-        if value is not None:
-            values[name] = sorted(value) if isinstance(value, list | set) else value
-    if isinstance(record.get("num_epochs"), int | float):
-        values["epochs"] = record["num_epochs"]
-    return RunSpec.defaults(root).with_overrides(values)
+def base_spec(root: Path, version: Version, lora: LoraSettings) -> RunSpec:
+    """The spec a version was trained with, as far as it is known: its recorded spec (ftui),
+    else the defaults with its base model and epochs; then its scanned LoRA settings.
+
+    A recorded spec that leaves the target modules to the architecture keeps doing so
+    (the adapter's list is what that choice resolved to)."""
+    recorded = version.recorded_spec
+    if recorded:
+        spec = RunSpec.from_dict(recorded)
+    else:
+        values: dict[str, Any] = {}
+        if version.base_model and version.base_model.strip():
+            values["base_model"] = version.base_model
+        if version.num_epochs is not None:
+            values["epochs"] = version.num_epochs
+        spec = RunSpec.defaults(root).with_overrides(values)
+    settings = lora.known()
+    if recorded and spec.target_modules is None:
+        settings.pop("target_modules", None)
+    return spec.with_overrides(settings)
 
 
 def _check_continuable(spec: RunSpec, adapter: Mapping[str, Any], where: str) -> None:
@@ -146,22 +138,19 @@ def spec_for_retrain(
     name = version_id
     version, named_checkpoint = _resolve(root, name, versions)
     version_id = version.id
-    record = _read_metadata(version, version_id)
-    folder = _folder_of(version)
-    if not record and folder is None:
+    unreadable = _unreadable_metadata(version)
+    if unreadable is not None and unreadable != "missing":
+        raise SpecError(f"{version_id}: metadata {unreadable}")
+    if not version.metadata and not _has_folder(version):
         raise SpecError(f"no version {version_id} in {root}")
-    checkpoint_name = normalize_checkpoint(folder, checkpoint, version_id)
+    checkpoint_name = normalize_checkpoint(version, checkpoint)
     if named_checkpoint is not None:
-        from_name = normalize_checkpoint(folder, named_checkpoint, version_id)
+        from_name = normalize_checkpoint(version, named_checkpoint)
         if checkpoint_name is not None and checkpoint_name != from_name:
             raise SpecError(f"{name} names {from_name} but --from-checkpoint {checkpoint}")
         checkpoint_name = from_name
-    stored = record.get("spec")
-    if isinstance(stored, dict):
-        base = RunSpec.from_dict(stored)
-    else:
-        base = _legacy_spec(root, record, _adapter_config(folder))
-    spec = base.with_overrides(dict(overrides or {}))
+    lora, adapter_config = _settings(version, checkpoint_name)
+    spec = base_spec(root, version, lora).with_overrides(dict(overrides or {}))
     spec = replace(
         spec,
         root=str(root),
@@ -170,13 +159,14 @@ def spec_for_retrain(
         continue_from_parent=continue_training,
     )
     if continue_training:
-        source = folder / checkpoint_name if folder is not None and checkpoint_name else folder
-        if source is None or not (source / "adapter_model.safetensors").is_file():
-            available = ", ".join(_checkpoints(folder)) if folder is not None else ""
+        ckpt = version.checkpoint(checkpoint_name) if checkpoint_name else None
+        usable = ckpt.kind == "lora" if ckpt is not None else version.adapter is not None
+        if not _has_folder(version) or not usable:
+            available = ", ".join(c.name for c in version.checkpoints if c.kind == "lora")
             raise SpecError(
                 f"{version_id} has no final adapter to continue from; pick a checkpoint "
                 f"(available: {available or 'none'})"
             )
         where = f"{version_id}/{checkpoint_name}" if checkpoint_name else version_id
-        _check_continuable(spec, _adapter_config(source), where)
+        _check_continuable(spec, adapter_config, where)
     return spec
