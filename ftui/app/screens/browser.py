@@ -112,7 +112,6 @@ class BrowserScreen(WorkerFailures, BrowserActions, BrowserScanning, Screen[None
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
         self.version_tree.focus()
         self.details.show_empty("scanning…")
         # The newest screenful, read now, is in the very first frame; the details and
