@@ -60,6 +60,9 @@ def normalize_checkpoint(version: Version, checkpoint: str | None) -> str | None
         raise SpecError(f"checkpoint {checkpoint!r}: expected a step number or checkpoint-<step>")
     name = f"checkpoint-{int(match.group(1))}"
     if version.checkpoint(name) is None:
+        for problem in version.problems:  # there, but left out by the scan: say why
+            if problem.file.rstrip("/").endswith(f"/{name}"):
+                raise SpecError(f"{version.id}/{name} cannot be used: {problem.reason}")
         available = ", ".join(c.name for c in version.checkpoints)
         raise SpecError(f"{version.id} has no {name} (available: {available or 'none'})")
     return name

@@ -153,6 +153,19 @@ def test_an_ftui_versions_recorded_spec_yields_to_its_adapter_config(
     assert shown["r"] == {spec.r} and shown["alpha"] == {spec.alpha}
 
 
+def test_a_checkpoint_the_scan_left_out_is_refused_with_its_reason(
+    trained: TrainedRun, tmp_path: Path
+) -> None:
+    root = tmp_path / "versions"
+    shutil.copytree(trained.root, root)
+    vid = trained.result.version_id
+    with open(root / f"v_{vid}" / "checkpoint-12" / "optimizer.pt", "r+b") as handle:
+        handle.truncate(10)  # no longer what the run recorded: never offered
+    with pytest.raises(SpecError, match=r"checkpoint-12 cannot be used: incomplete checkpoint"):
+        spec_for_retrain(root, f"{vid}:12")
+    assert spec_for_retrain(root, f"{vid}:6").parent_checkpoint == "checkpoint-6"
+
+
 def test_retrain_reads_no_file_itself() -> None:
     """The spec comes from the scanned Version only: retrain.py opens nothing and has no
     precedence rule of its own (`folder_weights.lora_settings` is the one)."""
