@@ -204,6 +204,8 @@ class FtuiApp(WorkerFailures, App[int]):
         if self.run_state is not None and self.run_state.active and not self.run_state.following:
             self.notify("a run is already in progress (w shows it)", severity="warning")
             return
+        from .run_state import RunState
+
         self.stop_following()
         self.run_token += 1
         version = selection.version

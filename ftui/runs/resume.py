@@ -11,6 +11,7 @@ changed. Exit status: as `ftui train` (0 completed, 1 failed, 130 cancelled), 2 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -112,8 +113,8 @@ def plan(root: Path, name: str, checkpoint: str | None = None) -> ResumePlan:
 
 
 def begin(resume: ResumePlan) -> None:
-    """Clear the later, half-written checkpoint folders (they would be saved over) and
-    mark the version queued for the process that resumes it."""
+    """Clear the later, half-written checkpoint folders (they would be saved over), mark
+    the version queued for the process that resumes it, and say so in its event log."""
     from ftui.store.disk import delete
 
     for stale in resume.stale:
@@ -128,6 +129,21 @@ def begin(resume: ResumePlan) -> None:
                 run[key] = None
 
     update_metadata(metadata_path(resume.root, resume.version.id), change)
+    _log(resume, f"resume: continuing from {resume.checkpoint}")
+
+
+def _log(resume: ResumePlan, text: str) -> None:
+    """A line in the version's events.jsonl, written before the resumed process starts:
+    a follower that opens the log now sees a run going on, not the previous ending."""
+    from ftui.train.sink import EventSink
+
+    sink = EventSink(None)
+    try:
+        with contextlib.suppress(OSError):  # (a follower then sees the old ending: no harm)
+            sink.attach(resume.version.path)
+            sink.log(text)
+    finally:
+        sink.close()
 
 
 def _parser() -> argparse.ArgumentParser:
