@@ -80,3 +80,28 @@ def test_store_names_load_lazily_and_all_resolve() -> None:
         assert getattr(ftui.store, name) is not None
     with pytest.raises(AttributeError):
         ftui.store.no_such_name  # noqa: B018
+
+
+def test_the_first_frame_leaves_runs_comparisons_and_sizes_unimported() -> None:
+    """What `ftui DIR` loads before its first frame (the app, the CLI and the newest
+    screenful of the bundled samples) excludes what only later actions use: the first
+    frame is timed in bench/bench_app.py, and each of these costs milliseconds."""
+    samples = Path(__file__).resolve().parents[1] / "sample_runs"
+    code = (
+        "import sys, pathlib; import ftui.cli, ftui.app.main; "
+        "from ftui.app.loading import first_screenful; "
+        f"assert first_screenful(pathlib.Path({str(samples)!r}), 24); "
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    deferred = {
+        "ftui.app.commands",  # the command palette's provider
+        "ftui.app.detached",  # starting and following runs
+        "ftui.app.run_state",
+        "ftui.train.events",
+        "ftui.store.comparison",  # the compare screen
+        "ftui.store.sizes",  # sizes come after the first frame
+        "ftui.app.screens.run",
+        "ftui.app.screens.train_form",
+    }
+    assert not deferred & set(out.stdout.split())

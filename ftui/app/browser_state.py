@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ftui.store import Version
+from ftui.store.lineage import parent_among
 from ftui.store.query import SORT_KEYS, Query, QueryError, parse_query, sort_versions
 
 from .selection import Key, Selection, build_forest
@@ -152,17 +153,16 @@ class BrowserState:
         if selection.checkpoint is not None:
             return selection, Selection(selection.version)
         parent = selection.version.parent
-        if parent is not None and parent.version_id in self.by_id:
-            a = self.resolve((parent.version_id, parent.checkpoint)) or self.resolve(
-                (parent.version_id, None)
-            )
+        parent_id = parent_among(selection.version, self.by_id)
+        if parent is not None and parent_id in self.by_id:
+            a = self.resolve((parent_id, parent.checkpoint)) or self.resolve((parent_id, None))
             if a is not None:
                 return a, selection
         return "mark two versions with space (or select one that has a parent), then press c"
 
     def children_of(self, version_id: str) -> list[Version]:
         """Versions recorded as trained from `version_id` (any of its checkpoints)."""
-        return [v for v in self.versions if v.parent and v.parent.version_id == version_id]
+        return [v for v in self.versions if parent_among(v, self.by_id) == version_id]
 
     def empty_message(self) -> str:
         """What the details pane says when no row is selected."""

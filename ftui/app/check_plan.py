@@ -23,6 +23,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ftui.store.check import CheckedVersion
+from ftui.store.lineage import parent_among
 from ftui.store.model import Version
 
 # Text that renders the same whatever its letters: printable ASCII without markup
@@ -147,7 +148,8 @@ def drawing_kind(item: CheckedVersion, has_children: bool) -> Hashable:
 def versions_to_draw(items: Sequence[CheckedVersion]) -> list[str]:
     """Ids of the versions whose screens the app pass draws, in the given order: the
     first of each drawing kind and every odd one."""
-    parents = {item.version.parent.version_id for item in items if item.version.parent}
+    ids = {item.version.id for item in items}
+    parents = {parent_among(item.version, ids) for item in items}
     seen: set[Hashable] = set()
     chosen: list[str] = []
     for item in items:

@@ -16,33 +16,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual.message import Message
-
 from ftui.store.fields import as_dict, as_str
 from ftui.store.jsonio import ReadError, read_json_object
 from ftui.store.liveness import Liveness, check_process, running_problem
 from ftui.store.naming import metadata_file
 from ftui.train.events import Cancelled, Failed, Finished, Progress
 
-from .messages import RunEnded, RunEventMessage, RunProgress
+from .messages import RunEnded, RunEventMessage, RunLaunched, RunProgress
 from .run_state import RunState, follow_events
 
 if TYPE_CHECKING:
     from textual.app import App
 
     from ftui.train.spec import RunSpec
-
-
-class RunLaunched(Message):
-    """A detached run was started (or resumed): its version, process and log."""
-
-    def __init__(self, token: int, version_id: str, pid: int, log: Path, note: str) -> None:
-        super().__init__()
-        self.token = token
-        self.version_id = version_id
-        self.pid = pid
-        self.log = log
-        self.note = note
 
 
 def process_alive(meta: Path) -> Callable[[], bool]:

@@ -14,28 +14,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ftui.store import (
-    Comparison,
     LossHistory,
     RootError,
     Version,
-    compare,
     iter_versions,
     load_history,
     read_adapter,
-    side_for,
     walk_files,
 )
 from ftui.store.fields import as_dict
 from ftui.store.history import load_selection_history, with_history_metrics
 from ftui.store.jsonio import ReadError
 from ftui.store.liveness import running_problem
-from ftui.store.sizes import version_breakdown
 
 from .messages import ComparisonData, DetailsData
 
 if TYPE_CHECKING:
+    from ftui.store import Comparison
     from ftui.store.lora_math import UpdateStats
-from .selection import Selection
+
+    from .selection import Selection
+
+# Comparison and sizes are imported where they are used: the first frame needs neither.
 
 FIRST_BATCH_S = 0.15  # show what has been read after this long, then the rest at the end
 FIRST_SCREEN_BUDGET_S = 0.2  # at most this long reading the first screenful before a frame
@@ -119,6 +119,8 @@ def live_run_died(versions: Iterable[Version]) -> bool:
 def load_details(selection: Selection) -> DetailsData:
     """History, files and adapter of the selection (reads files; call from a worker)."""
     version, checkpoint = selection.version, selection.checkpoint
+    from ftui.store.sizes import version_breakdown
+
     history, problems = load_history(version)
     folder = checkpoint.path if checkpoint else version.path
     entries, total = walk_files(folder, limit=MAX_FILES_SHOWN + 1)
@@ -145,6 +147,8 @@ def load_details(selection: Selection) -> DetailsData:
 
 def load_comparison(a: Selection, b: Selection) -> ComparisonData:
     """Both sides (headers only), their diff and their loss histories."""
+    from ftui.store import compare, side_for
+
     started = time.perf_counter()
     comparison = compare(side_for(a.version, a.checkpoint), side_for(b.version, b.checkpoint))
     seconds = time.perf_counter() - started

@@ -20,15 +20,14 @@ from textual.worker import Worker
 from ftui.store import safe_text
 from ftui.store.naming import metadata_file
 
-from . import detached
-from .commands import ActionsProvider
-from .messages import RunEnded, RunEventMessage, RunProgress
+from .messages import RunEnded, RunEventMessage, RunLaunched, RunProgress
 from .screens.browser import POLL_INTERVAL_S, BrowserScreen
-from .screens.help import key_label
 from .typeahead import Typeahead
 from .workers import WorkerFailures, start
 
 if TYPE_CHECKING:
+    from textual.command import Provider
+
     from ftui.train.events import Event
     from ftui.train.spec import RunSpec
 
@@ -40,12 +39,19 @@ if TYPE_CHECKING:
 FIRST_FRAME_GRACE_S = 0.03
 
 
+def actions_provider() -> type[Provider]:
+    """The palette's provider of ftui's actions, imported when the palette first opens."""
+    from .commands import ActionsProvider
+
+    return ActionsProvider
+
+
 class FtuiApp(WorkerFailures, App[int]):
     """Browse, train and compare LoRA versions under `root`."""
 
     CSS_PATH = "ftui.tcss"
     TITLE = "ftui"
-    COMMANDS = App.COMMANDS | {ActionsProvider}
+    COMMANDS = App.COMMANDS | {actions_provider}
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark,f1", "help", "Help"),
@@ -108,6 +114,8 @@ class FtuiApp(WorkerFailures, App[int]):
 
     def key_rows(self) -> list[tuple[str, str]]:
         """Every active binding of the current screen as (keys, description)."""
+        from .screens.help import key_label
+
         by_action: dict[str, tuple[list[str], str]] = {}
         for key, active in self.screen.active_bindings.items():
             binding = active.binding
@@ -194,6 +202,8 @@ class FtuiApp(WorkerFailures, App[int]):
         if in_process:
             start(self, self.train, state, spec, what="train", group="train", exclusive=False)
         else:
+            from . import detached
+
             start(self, detached.launch_and_follow, self, state, spec, self.root,
                   what="start the run", group="train", exclusive=False)  # fmt: skip
 
@@ -213,6 +223,8 @@ class FtuiApp(WorkerFailures, App[int]):
         state.version_id = version.id
         self.run_state = state
         self.show_run(state)
+        from . import detached
+
         start(self, detached.resume_and_follow, self, state, self.root, version.id,
               what=f"resume {version.id}", group="train", exclusive=False)  # fmt: skip
 
@@ -233,14 +245,16 @@ class FtuiApp(WorkerFailures, App[int]):
             if state is not None and not state.following:
                 self.stop_run(state)
             elif version_id is not None:
+                from . import detached
+
                 start(self, detached.cancel, self, self.root, version_id,
                       what=f"cancel {version_id}", group="cancel", exclusive=False)  # fmt: skip
 
         body = Text(f"{label} stops after its current step; its checkpoints are kept.")
         self.push_screen(StrictConfirmScreen(f"Cancel {label}?", body), answered)
 
-    @on(detached.RunLaunched)
-    def run_launched(self, message: detached.RunLaunched) -> None:
+    @on(RunLaunched)
+    def run_launched(self, message: RunLaunched) -> None:
         state = self.run_state
         if state is None or state.token != message.token:
             return
@@ -301,6 +315,8 @@ class FtuiApp(WorkerFailures, App[int]):
         self.run_state = state
         self.show_run(state)
         meta = version.metadata_path or metadata_file(self.root, version.id)
+        from . import detached
+
         start(self, detached.follow, self, state, version.path, meta,
               what="follow the run", group="follow")  # fmt: skip
 

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from ftui.store import Comparison, LossHistory, Version
-
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ftui.store import Comparison, LossHistory, Version
     from ftui.store.lora_math import UpdateStats
     from ftui.train.events import Event
 
@@ -121,3 +122,15 @@ class RunEnded(Message):
         self.status = status
         self.version_id = version_id
         self.error = error
+
+
+class RunLaunched(Message):
+    """A detached run was started (or resumed): its version, process and log."""
+
+    def __init__(self, token: int, version_id: str, pid: int, log: Path, note: str) -> None:
+        super().__init__()
+        self.token = token
+        self.version_id = version_id
+        self.pid = pid
+        self.log = log
+        self.note = note

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ftui.store import Checkpoint, Version
-from ftui.store.lineage import analyse
+from ftui.store.lineage import analyse, parent_among
 
 Key = tuple[str, str | None]
 
@@ -42,7 +42,7 @@ def build_forest(versions: Iterable[Version]) -> tuple[list[Version], dict[str, 
     roots: list[Version] = []
     children: dict[str, list[Version]] = {}
     for version in ordered:
-        parent_id = version.parent.version_id if version.parent else None
+        parent_id = parent_among(version, by_id)
         if parent_id is None or parent_id not in by_id or version.id in looping:
             roots.append(version)
         else:

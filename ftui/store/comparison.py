@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .fields import flatten
 from .folder_weights import ADAPTER_CONFIG, ADAPTER_WEIGHTS
 from .jsonio import ReadError, read_json_object
 from .model import AdapterInfo, Checkpoint, LoraModule, Metrics, Version
@@ -88,18 +89,6 @@ class Comparison:
 
     def summary(self) -> str:
         return summarize(self.modules)
-
-
-def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """`{"a": {"b": 1}}` → `{"a.b": 1}`; lists stay values."""
-    flat: dict[str, Any] = {}
-    for key, item in value.items():
-        name = f"{prefix}{key}"
-        if isinstance(item, Mapping) and item:
-            flat.update(flatten(item, f"{name}."))
-        else:
-            flat[name] = item
-    return flat
 
 
 def diff_mappings(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[SettingDiff, ...]:

@@ -10,7 +10,6 @@ whose digests do not match, before a single byte of it is unpickled.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Mapping
@@ -39,6 +38,8 @@ def _regular_files(folder: Path) -> list[str]:
 
 
 def file_sha256(path: Path) -> str:
+    import hashlib  # here, not at the top: a scan never hashes (first paint is timed)
+
     digest = hashlib.sha256()
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:

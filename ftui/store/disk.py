@@ -17,7 +17,6 @@ from pathlib import Path
 
 from .ids import id_problem
 from .model import Checkpoint, Version
-from .sizes import tree_bytes
 
 MAX_LISTED_FILES = 10_000  # a folder with more is summarised, not listed
 _CHECKPOINT_NAME = re.compile(r"^checkpoint-\d+$")
@@ -236,6 +235,8 @@ def trash_checkpoint(version: Version, checkpoint: Checkpoint, root: Path | None
 
 def purge_trash(version: Version, root: Path | None = None) -> int:
     """Remove what an earlier (maybe interrupted) prune renamed out of sight; bytes freed."""
+    from .sizes import tree_bytes  # (here: the app's first frame imports this module)
+
     folder = _real_version_folder(version, root)
     freed = 0
     try:
@@ -261,6 +262,8 @@ def remove_checkpoint_files(
 
     Each name must be a plain file name; a link is removed as a link. Raises `Refused`.
     """
+    from .sizes import tree_bytes
+
     folder = _real_version_folder(version, root)
     path = checkpoint.path
     if path.parent != folder or not _CHECKPOINT_NAME.match(path.name) or _kind(path) != "dir":

@@ -7,7 +7,7 @@ finds every loop, so the tree and `--check` stay fast on thousands of chained ve
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 
 from .model import Version
@@ -31,14 +31,20 @@ def parent_id(version: Version) -> str | None:
     return version.parent.version_id if version.parent is not None else None
 
 
+def parent_among(version: Version, ids: Container[str]) -> str | None:
+    """The id among `ids` that `version`'s recorded parent names, since `v_<stamp>` and
+    `<stamp>` name one version (the recorded id when none is there; None: no parent)."""
+    parent = parent_id(version)
+    if parent is None or parent in ids:
+        return parent
+    return next((name for name in name_variants(parent) if name in ids), parent)
+
+
 def analyse(versions: Iterable[Version]) -> Lineage:
     """Loops and missing parents among `versions` (O(n))."""
-    parent_of: dict[str, str | None] = {}
-    for version in versions:
-        parent_of[version.id] = parent_id(version)
-    for child, parent in parent_of.items():  # `v_<stamp>` and `<stamp>` name one version
-        if parent is not None and parent not in parent_of:
-            parent_of[child] = next((n for n in name_variants(parent) if n in parent_of), parent)
+    listed = list(versions)
+    ids = {version.id for version in listed}
+    parent_of = {version.id: parent_among(version, ids) for version in listed}
     state: dict[str, int] = {}
     cycles: dict[str, tuple[str, ...]] = {}
     missing: dict[str, str] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -151,6 +152,17 @@ async def settle(pilot: Pilot[object], delay: float = 0.05) -> None:
                 break
             await pilot.pause(0.01)
         await pilot.pause(delay)
+
+
+async def until(
+    pilot: Pilot[object], condition: Callable[[], object], timeout: float = 20.0
+) -> None:
+    """Let the app run until `condition()` holds (a loaded machine may take a while to
+    start a worker, where `settle` sees none running yet); fails after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not reached within {timeout} s"
+        await pilot.pause(0.02)
 
 
 def text(app: FtuiApp) -> str:

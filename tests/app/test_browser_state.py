@@ -72,3 +72,21 @@ def test_children_and_selection(state: BrowserState) -> None:
     assert ids(state.children_of(V1)) == [V2]
     assert state.with_selected((V2, "checkpoint-99")).selection is None
     assert state.with_selected((V1, None)).selection.version.id == V1  # type: ignore[union-attr]
+
+
+def test_a_parent_recorded_in_the_other_spelling_still_nests(runs: Path) -> None:
+    """`v_<stamp>` and `<stamp>` name one version: a child whose metadata records its
+    parent as `v_<V1>` nests under V1, counts as its child and compares with it."""
+    import json
+
+    meta = runs / f"metadata_{V2}.json"
+    record = json.loads(meta.read_text())
+    record["parent"]["version_id"] = f"v_{V1}"
+    meta.write_text(json.dumps(record))
+    state = BrowserState(runs).with_versions(scan(runs))
+    assert state.by_id[V2].parent.version_id == f"v_{V1}"  # type: ignore[union-attr]
+    roots, children = state.forest()
+    assert V2 not in ids(roots) and ids(children[V1]) == [V2]
+    assert ids(state.children_of(V1)) == [V2]
+    a, b = state.with_selected((V2, None)).compare_pair()  # type: ignore[misc]
+    assert (a.key, b.key) == ((V1, None), (V2, None))

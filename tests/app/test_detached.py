@@ -12,11 +12,11 @@ import contextlib
 import json
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_helpers import notifications, open_browser, small_data, text
+from app_helpers import notifications, open_browser, small_data, text, until
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -29,7 +29,7 @@ from ftui.store import Status
 from ftui.store.liveness import Liveness, check_process
 from ftui.store.naming import version_folder
 
-TIMEOUT_S = 120
+TIMEOUT_S = 120  # a loaded machine trains slowly
 EPOCHS = 40  # x 4 steps of the small data: several seconds, long enough to act on
 
 
@@ -54,31 +54,22 @@ def no_leftover_runs(runs: Path) -> Iterator[None]:
                 os.kill(int(run["pid"]), signal.SIGKILL)
 
 
-async def until(pilot: Pilot[object], predicate: Callable[[], object], what: str) -> None:
-    """Let the app run (no key pressed) until `predicate` holds."""
-    for _ in range(TIMEOUT_S * 10):
-        if predicate():
-            return
-        await pilot.pause(0.1)
-    raise AssertionError(f"{what}: never happened; screen:\n{text(pilot.app)}")  # type: ignore[arg-type]
-
-
 async def start_from_form(app: FtuiApp, pilot: Pilot[object], data: Path, epochs: int) -> None:
     """`t`, the small data, start: a detached run (the app's default)."""
     await pilot.press("t")  # (no settle(): it would wait for a followed run to end)
-    await until(pilot, lambda: isinstance(app.screen, TrainFormScreen), "the form")
+    await until(pilot, lambda: isinstance(app.screen, TrainFormScreen), TIMEOUT_S)
     assert isinstance(app.screen, TrainFormScreen)
     values = {"data": str(data), "epochs": str(epochs), "batch_size": "4"}
     for name, value in values.items():
         app.screen.query_one(f"#field-{name}", Input).value = value
     await pilot.pause()
     await pilot.press("ctrl+s")
-    await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run view")
+    await until(pilot, lambda: isinstance(app.screen, RunScreen), TIMEOUT_S)
 
 
 async def saved_a_checkpoint(app: FtuiApp, pilot: Pilot[object]) -> str:
     """Wait until the followed run has saved its first checkpoint; its version id."""
-    await until(pilot, lambda: app.run_state and app.run_state.epoch_steps, "a checkpoint")
+    await until(pilot, lambda: app.run_state and app.run_state.epoch_steps, TIMEOUT_S)
     state = app.run_state
     assert state is not None and state.following and state.active
     assert state.version_id is not None
@@ -88,17 +79,17 @@ async def saved_a_checkpoint(app: FtuiApp, pilot: Pilot[object]) -> str:
 async def resume_to_the_end(app: FtuiApp, pilot: Pilot[object], root: Path, vid: str) -> None:
     """`C` on `vid` in the tree: it runs again in place (same version), then completes."""
     await pilot.press("escape")
-    await until(pilot, lambda: isinstance(app.screen, BrowserScreen), "the browser")
+    await until(pilot, lambda: isinstance(app.screen, BrowserScreen), TIMEOUT_S)
     tree = app.browser.version_tree
-    await until(pilot, lambda: tree.select_key((vid, None)), f"{vid} in the tree")
+    await until(pilot, lambda: tree.select_key((vid, None)), TIMEOUT_S)
     await pilot.pause(0.1)
     await pilot.press("C")
-    await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run view")
+    await until(pilot, lambda: isinstance(app.screen, RunScreen), TIMEOUT_S)
     state = app.run_state
     assert state is not None and state.version_id == vid and state.following
-    await until(pilot, lambda: state.step > 0, "progress after resuming")
+    await until(pilot, lambda: state.step > 0, TIMEOUT_S)
     assert metadata(root, vid)["status"] in ("queued", "running")  # live again
-    await until(pilot, lambda: not state.active, "the resumed run's end")
+    await until(pilot, lambda: not state.active, TIMEOUT_S)
     assert state.status == "completed", (state.status, state.error)
     assert metadata(root, vid)["status"] == "completed"
     assert (version_folder(root, vid) / f"checkpoint-{EPOCHS * 4}").is_dir()
@@ -133,7 +124,7 @@ async def test_a_run_that_dies_unwatched_turns_interrupted_in_the_tree(runs: Pat
             assert status_in_tree(app, vid) is Status.RUNNING
             process.kill()
             process.wait()
-            await until(pilot, lambda: status_in_tree(app, vid) is Status.INTERRUPTED, "it")
+            await until(pilot, lambda: status_in_tree(app, vid) is Status.INTERRUPTED, TIMEOUT_S)
     finally:
         process.kill()
         process.wait()
@@ -155,13 +146,13 @@ async def test_x_cancels_a_detached_run_and_C_resumes_it(runs: Path) -> None:
         await pilot.press("y")
         state = app.run_state
         assert state is not None
-        await until(pilot, lambda: not state.active, "the cancelled run's end")
+        await until(pilot, lambda: not state.active, TIMEOUT_S)
         assert state.status == "cancelled", (state.status, state.error)
         assert metadata(runs, vid)["status"] == "cancelled"  # on disk
         assert "cancelled" in text(app)  # and on screen
         assert any(f"{vid} stops after its current step" in n for n in notifications(app))
         ended = lambda: check_process(run_of(runs, vid)) is not Liveness.ALIVE  # noqa: E731
-        await until(pilot, ended, "the cancelled run's process ending")
+        await until(pilot, ended, TIMEOUT_S)
         await resume_to_the_end(app, pilot, runs, vid)
 
 
@@ -174,14 +165,14 @@ async def test_a_killed_run_turns_interrupted_on_its_own_and_C_resumes_it(runs: 
         state = app.run_state
         assert state is not None
         # no key pressed: the follow checks the process every couple of seconds
-        await until(pilot, lambda: state.status == "interrupted", "interrupted")
+        await until(pilot, lambda: state.status == "interrupted", TIMEOUT_S)
         assert metadata(runs, vid)["status"] == "running"  # what the killed run left
         assert "interrupted" in text(app)
         assert any("interrupted" in n for n in notifications(app))
         await pilot.press("escape")
         tree = app.browser.version_tree
-        await until(pilot, lambda: tree.select_key((vid, None)), f"{vid} in the tree")
-        await until(pilot, lambda: status_in_tree(app, vid) is Status.INTERRUPTED, "the tree")
+        await until(pilot, lambda: tree.select_key((vid, None)), TIMEOUT_S)
+        await until(pilot, lambda: status_in_tree(app, vid) is Status.INTERRUPTED, TIMEOUT_S)
         await pilot.press("w")  # back to the run view, then resume from the tree
         await resume_to_the_end(app, pilot, runs, vid)
 
@@ -197,29 +188,27 @@ async def test_a_second_run_queues_and_reads_queued_in_the_tree(runs: Path) -> N
         await start_from_form(app, pilot, data, 1)
         state = app.run_state
         assert state is not None
-        await until(pilot, lambda: state.version_id not in (None, first), "the second run")
+        await until(pilot, lambda: state.version_id not in (None, first), TIMEOUT_S)
         second = state.version_id
         assert second is not None
-        await until(pilot, lambda: "queued: position 1" in "\n".join(state.log), "the queue")
+        await until(pilot, lambda: "queued: position 1" in "\n".join(state.log), TIMEOUT_S)
         assert metadata(runs, second)["status"] == "queued"
         await pilot.press("escape")
         tree = app.browser.version_tree
-        await until(pilot, lambda: tree.select_key((second, None)), f"{second} in the tree")
-        await until(pilot, lambda: "queued #1" in text(app), "queued #1 in the tree")
+        await until(pilot, lambda: tree.select_key((second, None)), TIMEOUT_S)
+        await until(pilot, lambda: "queued #1" in text(app), TIMEOUT_S)
         await pilot.press("x")
         await pilot.pause(0.1)
         assert isinstance(app.screen, StrictConfirmScreen)
         await pilot.press("y")
         meta = runs / f"metadata_{second}.json"
-        await until(pilot, lambda: not meta.exists(), "the queued run's removal")
+        await until(pilot, lambda: not meta.exists(), TIMEOUT_S)
         assert not version_folder(runs, second).exists()  # nothing was trained: it goes
         assert metadata(runs, first)["status"] == "running"  # the first goes on
-        await until(pilot, lambda: second not in text(app), "the tree without it")
-        await until(pilot, lambda: tree.select_key((first, None)), f"{first} in the tree")
+        await until(pilot, lambda: second not in text(app), TIMEOUT_S)
+        await until(pilot, lambda: tree.select_key((first, None)), TIMEOUT_S)
         await pilot.pause(0.1)
         await pilot.press("x")
         await pilot.pause(0.1)
         await pilot.press("y")
-        await until(
-            pilot, lambda: metadata(runs, first)["status"] == "cancelled", "the first cancelled"
-        )
+        await until(pilot, lambda: metadata(runs, first)["status"] == "cancelled", TIMEOUT_S)

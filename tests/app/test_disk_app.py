@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from app_helpers import V1, V2, open_browser, settle, text
+from app_helpers import V1, V2, open_browser, settle, text, until
 
 from ftui.app.main import FtuiApp
 from ftui.app.screens.disk_dialogs import AliasScreen, ExportScreen
@@ -108,9 +108,8 @@ async def test_alias_from_the_app(runs: Path) -> None:
         await settle(pilot)
         assert isinstance(app.screen, AliasScreen)
         await pilot.press(*"prod", "enter")
-        await settle(pilot)
+        await until(pilot, lambda: "@prod" in text(app))
         assert read_aliases(runs) == {"prod": V1}
-        assert "@prod" in text(app)
         assert dict(app.browser.state.by_id[V1].aliases) == {"prod": None}
         await pilot.press("slash", *"alias:prod", "enter")
         await settle(pilot)
@@ -119,8 +118,8 @@ async def test_alias_from_the_app(runs: Path) -> None:
         app.browser.version_tree.select_key((V2, None))  # move prod to V2
         await settle(pilot)
         await pilot.press("a", *"prod", "enter")
+        await until(pilot, lambda: read_aliases(runs) == {"prod": V2})
         await settle(pilot)
-        assert read_aliases(runs) == {"prod": V2}
         await pilot.press("a", *"bad/name", "enter")
         await settle(pilot)
         assert read_aliases(runs) == {"prod": V2}

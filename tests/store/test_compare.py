@@ -8,7 +8,8 @@ from pathlib import Path
 from safetensors.numpy import save_file
 
 from ftui.store import ModuleStatus, compare, scan, side_for
-from ftui.store.comparison import diff_mappings, flatten
+from ftui.store.comparison import diff_mappings
+from ftui.store.fields import flatten
 from ftui.testing.synth import lora_tensors, write_version
 
 

@@ -31,6 +31,7 @@ from ..loading import (
     load_details,
 )
 from ..messages import DetailsLoaded, VersionsScanned
+from ..palette import COMPONENT_CLASSES
 from ..selection import Key, Selection
 from ..widgets.details import DetailsPane
 from ..widgets.status_line import StatusLine
@@ -54,6 +55,7 @@ def rows_signature(state: BrowserState) -> tuple[object, ...]:
 class BrowserScreen(WorkerFailures, BrowserActions, BrowserScanning, Screen[None]):
     """Browse, filter, sort, mark, tag, delete; start compare and training from here."""
 
+    COMPONENT_CLASSES = COMPONENT_CLASSES  # the palette of the tree and the details
     BINDINGS = [
         Binding("question_mark,f1", "app.help", "Help"),
         Binding("slash", "filter", "Filter"),
@@ -110,7 +112,6 @@ class BrowserScreen(WorkerFailures, BrowserActions, BrowserScanning, Screen[None
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
         self.version_tree.focus()
         self.details.show_empty("scanning…")
         # The newest screenful, read now, is in the very first frame; the details and

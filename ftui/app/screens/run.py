@@ -22,6 +22,7 @@ from textual.widgets import Footer, ProgressBar, RichLog, Static
 from ftui.store import safe_text
 from ftui.train.events import EpochSaved, Event, LogLine, LossPoint, Metrics, Progress, Started
 
+from ..palette import COMPONENT_CLASSES
 from ..run_state import MAX_LOG_LINES, RunState
 from ..widgets.loss_plot import LossPlot
 from ..widgets.run_metrics import RunMetrics
@@ -39,7 +40,9 @@ class RunScreen(Screen[None]):
         Binding("escape,b", "back", "Browser (run goes on)"),
     ]
 
-    COMPONENT_CLASSES = {"run--completed", "run--failed", "run--cancelled", "run--active"}
+    COMPONENT_CLASSES = {"run--completed", "run--failed", "run--cancelled", "run--active"} | (
+        COMPONENT_CLASSES  # the live plot's colours
+    )
 
     def __init__(self, state: RunState) -> None:
         super().__init__()

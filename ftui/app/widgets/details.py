@@ -22,16 +22,17 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ftui.store import AdapterInfo, Status, Version, human_size, one_line, safe_text
-from ftui.store.comparison import flatten
-from ftui.store.sizes import KIND_TITLES, KINDS, SizeBreakdown
+from ftui.store.fields import flatten
 from ftui.store.text import preview
 
 from ..format import fmt_epoch, fmt_loss, fmt_time, fmt_value, plain, shape_text, status_text
 from ..messages import DetailsData
-from ..palette import COMPONENT_CLASSES, Palette, palette_of
+from ..palette import Palette, palette_of
 from ..selection import Selection
 
 if TYPE_CHECKING:
+    from ftui.store.sizes import SizeBreakdown
+
     from .loss_plot import LossPlot
 
 # Top-level metadata keys shown in their own sections; anything else goes under "other".
@@ -156,6 +157,8 @@ def breakdown_table(breakdown: SizeBreakdown) -> Table:
     table = Table.grid(padding=(0, 1))
     table.add_column()
     table.add_column(justify="right", no_wrap=True)
+    from ftui.store.sizes import KIND_TITLES, KINDS
+
     for kind in KINDS:
         table.add_row(KIND_TITLES[kind], human_size(getattr(breakdown, kind)))
     table.add_row(Text("total", style="bold"), Text(human_size(breakdown.total), style="bold"))
@@ -187,7 +190,6 @@ def modules_table(adapter: AdapterInfo | None) -> RenderableType:
 class DetailsPane(VerticalScroll):
     """Everything known about the selected version or checkpoint."""
 
-    COMPONENT_CLASSES = VerticalScroll.COMPONENT_CLASSES | COMPONENT_CLASSES
     can_focus = True
     ALLOW_MAXIMIZE = True  # enter opens it full screen; escape returns (App.ESCAPE_TO_MINIMIZE)
 

@@ -14,7 +14,7 @@ from textual_plotext import PlotextPlot
 
 from ftui.store import LossHistory, safe_text
 
-from ..palette import COMPONENT_CLASSES, palette_of
+from ..palette import palette_of
 
 
 @dataclass
@@ -50,8 +50,6 @@ STYLES = (("braille", "E", "side_a"), ("dot", "e", "side_b"))
 
 class LossPlot(PlotextPlot):
     """Loss curves of one version, of two overlaid, or of a live run."""
-
-    COMPONENT_CLASSES = PlotextPlot.COMPONENT_CLASSES | COMPONENT_CLASSES
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ from textual.widgets.tree import TreeNode
 from ftui.store import Version
 
 from ..format import checkpoint_label, version_label
-from ..palette import COMPONENT_CLASSES, Palette, palette_of
+from ..palette import Palette, palette_of
 from ..selection import Key, Selection
 from ..textual_private import BatchedTree, tree_line_index
 
@@ -18,8 +18,6 @@ MAX_DEPTH = 40  # nesting levels shown; deeper lineages continue at this level
 
 class VersionTree(BatchedTree[Selection]):
     """Shows what it is given (`show_forest`); the screen handles what is highlighted."""
-
-    COMPONENT_CLASSES = BatchedTree.COMPONENT_CLASSES | COMPONENT_CLASSES  # row colours
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
