@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -52,6 +53,15 @@ def parse_devices(value: str | None) -> list[int] | None:
         if int(part) not in devices:
             devices.append(int(part))
     return devices
+
+
+def recorded_devices(record: Mapping[str, Any]) -> list[int] | None:
+    """The devices a version's metadata says its run uses (`run.devices`); None: the default."""
+    run = record.get("run")
+    devices = run.get("devices") if isinstance(run, Mapping) else None
+    if isinstance(devices, list) and all(type(d) is int and d >= 0 for d in devices):
+        return list(devices)
+    return None
 
 
 def device_env(devices: list[int] | None) -> dict[str, str]:

@@ -26,6 +26,7 @@ from ftui.store.model import Checkpoint, Version
 from ftui.store.writer import metadata_path, update_metadata
 
 from .control import DEFAULT_ROOT, Refused, find, read_record
+from .launch import recorded_devices
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 RESUMABLE = ("cancelled", "failed", "running", "queued")  # running/queued: only if dead
@@ -106,10 +107,7 @@ def plan(root: Path, name: str, checkpoint: str | None = None) -> ResumePlan:
             f"{vid}: {kept[0]} is later than {chosen}; resume from it, or delete it first"
         )
     stale = tuple(Checkpoint(n, version.path / n, s) for s, n in later)
-    devices = run.get("devices")
-    if not (isinstance(devices, list) and all(isinstance(d, int) for d in devices)):
-        devices = None
-    return ResumePlan(version, root, chosen, spec, stale, devices)
+    return ResumePlan(version, root, chosen, spec, stale, recorded_devices(record))
 
 
 def begin(resume: ResumePlan) -> None:

@@ -212,3 +212,43 @@ async def test_a_second_run_queues_and_reads_queued_in_the_tree(runs: Path) -> N
         await pilot.pause(0.1)
         await pilot.press("y")
         await until(pilot, lambda: metadata(runs, first)["status"] == "cancelled", TIMEOUT_S)
+
+
+async def test_devices_in_the_form_reach_the_run(runs: Path) -> None:
+    """The form's devices field (the CLI's --devices): checked by the same parser, refused
+    in-process (CUDA_VISIBLE_DEVICES needs a process of its own), recorded in the run,
+    and filled in again when the version is retrained with R."""
+    data = small_data(runs.parent)
+    async with open_browser(runs, size=(100, 40), poll_interval=0.5) as (app, pilot):
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(app.screen, TrainFormScreen), TIMEOUT_S)
+        form = app.screen
+        assert isinstance(form, TrainFormScreen)
+        values = {"data": str(data), "epochs": "1", "batch_size": "4", "devices": "0,x"}
+        for name, value in values.items():
+            form.query_one(f"#field-{name}", Input).value = value
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
+        assert app.screen is form and "expected GPU indices such as 0 or 0,1" in text(app)
+        form.query_one("#field-devices", Input).value = "1, 0"
+        form.in_process = True
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
+        assert app.screen is form and "needs its own process" in text(app)
+        form.in_process = False
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen), TIMEOUT_S)
+        state = app.run_state
+        assert state is not None
+        await until(pilot, lambda: not state.active, TIMEOUT_S)
+        assert state.status == "completed", (state.status, state.error)
+        vid = state.version_id
+        assert vid is not None
+        assert run_of(runs, vid)["devices"] == [1, 0]  # as given: CUDA_VISIBLE_DEVICES=1,0
+        await pilot.press("escape")
+        tree = app.browser.version_tree
+        await until(pilot, lambda: tree.select_key((vid, None)), TIMEOUT_S)
+        await pilot.pause(0.1)
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, TrainFormScreen), TIMEOUT_S)
+        assert app.screen.query_one("#field-devices", Input).value == "1, 0"
