@@ -193,7 +193,6 @@ class FtuiApp(WorkerFailures, App[int]):
         """Start `spec`: as its own detached process (default; on `devices`, or the
         default device when None), or in a worker thread (on the default device)."""
         in_process = self.in_process if in_process is None else in_process
-        in_process = in_process or spec.needs_launcher  # torchrun runs are started from here
         if self.run_state is not None and self.run_state.active and not self.run_state.following:
             self.notify("a run is already in progress (w shows it)", severity="warning")
             return

@@ -159,13 +159,6 @@ def launch(spec: Any, devices: list[int] | None = None) -> Launched:
     """Claim a version for `spec` (validated first; raises SpecError or WriteError) and
     start its run in the background."""
     spec.validate()
-    if spec.needs_launcher:
-        from ftui.train.spec import SpecError
-
-        raise SpecError(
-            "--detach does not yet combine with --nproc-per-node/--accelerate-config: "
-            "start multi-process runs under tmux or nohup"
-        )
     spec = spec.normalized()
     root = Path(spec.root)
     version_id = claim_queued(spec, devices)

@@ -79,8 +79,10 @@ def plan(root: Path, name: str, checkpoint: str | None = None) -> ResumePlan:
         raise Refused(f"{vid}: its recorded spec is unusable ({exc})") from None
     if not record.get("spec"):
         raise Refused(f"{vid} records no spec: it was not trained by ftui")
-    if spec.needs_launcher:
-        raise Refused(f"{vid} ran on several processes: resuming those is not supported yet")
+    if spec.nnodes > 1:  # the other nodes' ranks would need the checkpoint too
+        raise Refused(
+            f"{vid} ran on {spec.nnodes} machines: resume it on each node by hand, or retrain it"
+        )
     manifests = record.get(MANIFEST_KEY)
     if not isinstance(manifests, dict):
         raise Refused(f"{vid} records no checkpoint digests: its checkpoints cannot be verified")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ftui.store.digests import MANIFEST_KEY, manifest, verify
+from ftui.store.jsonio import ReadError, read_json_object
 from ftui.store.naming import version_folder
 from ftui.store.text import plural
 from ftui.store.writer import (
@@ -205,6 +206,10 @@ class _Run:
         self.version_id = attach.version_id
         self.path = version_folder(root, attach.version_id)
         if not self.is_main:
+            if attach.resume_checkpoint:  # every rank loads the checkpoint: verify it too
+                with contextlib.suppress(ReadError):  # (then it refuses to: no digests)
+                    record = read_json_object(metadata_path(root, attach.version_id))
+                    self.checkpoint_files = history_until(record, attach.resume_checkpoint)[1]
             return
         self.sink.attach(self.path)
         self.reserve = DiskReserve(self.path)
