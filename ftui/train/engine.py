@@ -186,8 +186,11 @@ class _Run:
         if self.monitor is not None:
             epochs = self.monitor.epochs
         metrics = final_metrics(epochs, None)
+        extra = self._performance()
         with contextlib.suppress(Exception):
-            self._update(lambda r: self._finish_run(r, "cancelled", metrics=metrics, epochs=epochs))
+            self._update(
+                lambda r: self._finish_run(r, "cancelled", metrics=metrics, epochs=epochs, **extra)
+            )
         self.sink.log("cancelled" + (f" after step {step}" if step else ""), "warning")
         self.sink.emit(Cancelled(version_id=self.version_id, step=step))
         return RunResult(self.version_id, self.path, "cancelled", None, metrics)
@@ -427,6 +430,13 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - out of memory, disk full, bad data...
             return self.fail(describe_error(exc, disk_full_file=self._newest_file()))
 
+    def _performance(self) -> dict[str, Any]:
+        """`{"performance": …}`: the run's throughput and peak GPU memory (see
+        `MetricsMeter.summary`), for its final metadata; {} when nothing was timed."""
+        meter = self.monitor.meter if self.monitor is not None else None
+        summary = meter.summary() if meter is not None else {}
+        return {"performance": summary} if summary else {}
+
     def _newest_file(self) -> str | None:
         """The most recently written file of the version (what a full disk interrupted)."""
         if self.path is None:
@@ -477,14 +487,21 @@ class _Run:
         if self.heartbeat is not None:
             self.heartbeat.stop()
         epochs = self.monitor.epochs
+        extra = self._performance()
         self._update(
-            lambda r: self._finish_run(r, "completed", metrics=metrics, epochs=epochs, error=None)
+            lambda r: self._finish_run(
+                r, "completed", metrics=metrics, epochs=epochs, error=None, **extra
+            )
         )
         self.sink.log(f"completed {self.version_id}: " + ", ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
             for k, v in metrics.items()
             if v is not None
         ))  # fmt: skip
+        if extra:
+            from .metrics import performance_line
+
+            self.sink.log(f"throughput: {performance_line(extra['performance'])}")
         self.sink.emit(Finished(version_id=self.version_id or "", metrics=metrics))
         return RunResult(self.version_id, self.path, "completed", None, metrics)
 

@@ -252,3 +252,23 @@ async def test_devices_in_the_form_reach_the_run(runs: Path) -> None:
         await pilot.press("R")
         await until(pilot, lambda: isinstance(app.screen, TrainFormScreen), TIMEOUT_S)
         assert app.screen.query_one("#field-devices", Input).value == "1, 0"
+
+
+async def test_the_details_show_a_runs_recorded_throughput(runs: Path) -> None:
+    """What a run records at its end (`performance`: throughput and peak GPU memory) is
+    one line of the details; a version without it shows no such row."""
+    from app_helpers import V1, V2
+
+    meta = runs / f"metadata_{V1}.json"
+    record = json.loads(meta.read_text())
+    record["performance"] = {"steps": 99, "seconds": 1.7, "step_time_s": 0.0172,
+                             "samples_per_s": 462.0, "tokens_per_s": 16100.0,
+                             "gpu_mem_allocated": 3 << 30, "gpu_mem_reserved": 4 << 30}  # fmt: skip
+    meta.write_text(json.dumps(record))
+    async with open_browser(runs, select=(V1, None), size=(120, 40)) as (app, pilot):
+        await until(pilot, lambda: "throughput" in text(app), 20)
+        screen = text(app)
+        assert "17 ms/step · 462.0 samples/s · 16.1k tok/s" in screen  # (the line wraps)
+        assert "GPU mem 3.0 GB (4.0 GB reserved)" in screen
+        assert app.browser.version_tree.select_key((V2, None))
+        await until(pilot, lambda: "throughput" not in text(app), 20)
