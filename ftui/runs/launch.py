@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -130,6 +131,9 @@ def spawn(
         )
     finally:
         os.close(fd)
+    # A long-lived parent (the app) reaps it when it ends, so no zombie stays behind; a
+    # parent that exits first (`ftui train --detach`) leaves that to init.
+    threading.Thread(target=process.wait, name=f"ftui-reap-{process.pid}", daemon=True).start()
     # Record the process at once, so `ftui cancel` works before the child writes it itself.
     who = identity(process.pid)
 

@@ -151,8 +151,8 @@ async def test_x_cancels_a_detached_run_and_C_resumes_it(runs: Path) -> None:
         assert metadata(runs, vid)["status"] == "cancelled"  # on disk
         assert "cancelled" in text(app)  # and on screen
         assert any(f"{vid} stops after its current step" in n for n in notifications(app))
-        ended = lambda: check_process(run_of(runs, vid)) is not Liveness.ALIVE  # noqa: E731
-        await until(pilot, ended, TIMEOUT_S)
+        pid = run_of(runs, vid)["pid"]
+        await until(pilot, lambda: not os.path.exists(f"/proc/{pid}"), TIMEOUT_S)  # reaped
         await resume_to_the_end(app, pilot, runs, vid)
 
 
