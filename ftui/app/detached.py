@@ -71,14 +71,16 @@ def follow(app: App[Any], state: RunState, folder: Path, meta: Path) -> None:
         app.post_message(RunEnded(state.token, Status.INTERRUPTED, state.version_id, reason))
 
 
-def launch_and_follow(app: App[Any], state: RunState, spec: RunSpec, root: Path) -> None:
-    """`t`/`r`/`R`: start the run as its own process, then follow it."""
+def launch_and_follow(
+    app: App[Any], state: RunState, spec: RunSpec, root: Path, devices: list[int] | None = None
+) -> None:
+    """`t`/`r`/`R`: start the run as its own process (on `devices`), then follow it."""
     from ftui.runs.launch import launch
     from ftui.store.writer import WriteError
     from ftui.train.spec import SpecError
 
     try:
-        launched = launch(spec)
+        launched = launch(spec, devices)
     except (SpecError, WriteError, OSError) as exc:
         app.post_message(RunEnded(state.token, Status.FAILED, None, str(exc)))
         return

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,8 +22,10 @@ from ftui.store import (
     read_adapter,
     walk_files,
 )
+from ftui.store.fields import as_dict
 from ftui.store.history import load_selection_history, with_history_metrics
 from ftui.store.jsonio import ReadError
+from ftui.store.liveness import running_problem
 
 from .messages import ComparisonData, DetailsData
 
@@ -101,6 +103,17 @@ def root_signature(root: Path) -> int | None:
         return os.stat(root).st_mtime_ns
     except OSError:
         return None
+
+
+def live_run_died(versions: Iterable[Version]) -> bool:
+    """Whether a version shown running or queued has lost its process (killed, its
+    machine rebooted). Nothing in the root changes when a process dies, so the poll asks
+    this too; one /proc read per live version. The scanner's own test, on the same
+    metadata: a rescan then shows it `interrupted`."""
+    return any(
+        version.status.live and running_problem(as_dict(version.metadata.get("run")))
+        for version in versions
+    )
 
 
 def load_details(selection: Selection) -> DetailsData:

@@ -152,11 +152,14 @@ class FtuiApp(WorkerFailures, App[int]):
             if parent is None:
                 return
             title = f"Retrain {selection.label} with changes"
-            form = TrainFormScreen(parent, parent=parent, title=title, in_process=self.in_process)
+            devices = None if self.in_process else parent_devices(selection)
+            form = TrainFormScreen(
+                parent, parent=parent, title=title, in_process=self.in_process, devices=devices
+            )
 
         def submitted(spec: RunSpec | None) -> None:
             if spec is not None:
-                self.start_run(spec, in_process=form.in_process)
+                self.start_run(spec, in_process=form.in_process, devices=form.devices)
 
         self.push_screen(form, submitted)
 
@@ -182,12 +185,14 @@ class FtuiApp(WorkerFailures, App[int]):
         """`r`: the same settings again, in one key."""
         spec = self.retrain_spec(selection)
         if spec is not None:
-            self.start_run(spec)
+            self.start_run(spec, devices=parent_devices(selection))
 
-    def start_run(self, spec: RunSpec, in_process: bool | None = None) -> None:
-        """Start `spec`: as its own detached process (default), or in a worker thread."""
+    def start_run(
+        self, spec: RunSpec, in_process: bool | None = None, devices: list[int] | None = None
+    ) -> None:
+        """Start `spec`: as its own detached process (default; on `devices`, or the
+        default device when None), or in a worker thread (on the default device)."""
         in_process = self.in_process if in_process is None else in_process
-        in_process = in_process or spec.needs_launcher  # torchrun runs are started from here
         if self.run_state is not None and self.run_state.active and not self.run_state.following:
             self.notify("a run is already in progress (w shows it)", severity="warning")
             return
@@ -204,7 +209,7 @@ class FtuiApp(WorkerFailures, App[int]):
         else:
             from . import detached
 
-            start(self, detached.launch_and_follow, self, state, spec, self.root,
+            start(self, detached.launch_and_follow, self, state, spec, self.root, devices,
                   what="start the run", group="train", exclusive=False)  # fmt: skip
 
     def resume(self, selection: Selection | None) -> None:
@@ -214,6 +219,8 @@ class FtuiApp(WorkerFailures, App[int]):
         if self.run_state is not None and self.run_state.active and not self.run_state.following:
             self.notify("a run is already in progress (w shows it)", severity="warning")
             return
+        from .run_state import RunState
+
         self.stop_following()
         self.run_token += 1
         version = selection.version
@@ -435,6 +442,13 @@ class FtuiApp(WorkerFailures, App[int]):
         self.push_screen(
             StrictConfirmScreen(f"A run is in progress ({label}). Quit?", body), answer
         )
+
+
+def parent_devices(selection: Selection) -> list[int] | None:
+    """The GPUs the selected version trained on (its retrain uses them again)."""
+    from ftui.runs.launch import recorded_devices
+
+    return recorded_devices(selection.version.metadata)
 
 
 def run_app(root: Path, in_process: bool = False) -> int:

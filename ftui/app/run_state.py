@@ -139,6 +139,12 @@ def follow_events(
     process is gone, what it wrote is read to the end and the generator returns (the
     caller tells an ending from a death by the events it got).
 
+    A log can hold several segments: a run that ended (cancelled, failed, killed) and
+    was resumed in place appends to the same file. An ending event followed by more
+    events is history, relayed as a log line (`superseded`); only the last one ends
+    the follow. A resume writes its first line before its process starts, so a follow
+    begun right after `ftui resume` is not ended by the previous segment's ending.
+
     Only complete lines are parsed, so a writer caught mid-line is read on the next pass.
     Bounded: at most `MAX_READ_PER_POLL` bytes per read and `MAX_EVENT_LINE` per line
     (a longer line is skipped); a FIFO, device or socket is refused without blocking
@@ -147,12 +153,17 @@ def follow_events(
     path = folder / EVENTS_FILE
     offset = 0
     pending = b""
+    held: list[Event] = []  # a run-ending event read last, when more may follow it
     skipping = False  # inside a line longer than MAX_EVENT_LINE: drop it up to its end
     last_check = time.monotonic()
     gone = False
     while not stop.is_set():
         chunk = read_new_bytes(path, offset, MAX_READ_PER_POLL)
+        at_end = len(chunk) < MAX_READ_PER_POLL
         if not chunk:
+            if held:  # the ending read last was the last thing written
+                yield held
+                return
             if gone:
                 return  # its process has ended and everything it wrote has been read
             if alive is not None and time.monotonic() - last_check >= check_every:
@@ -172,12 +183,34 @@ def follow_events(
         pending = pending[used:]
         if len(pending) > MAX_EVENT_LINE:
             pending, skipping = b"", True
+        events, held = held + events, []
+        last = max((i for i, e in enumerate(events) if isinstance(e, Ended)), default=None)
+        final = False
+        if last is not None:
+            if last < len(events) - 1:  # the run went on (it was resumed): history
+                events = [superseded(e) for e in events]
+            elif not at_end:  # more to read: it is the end only if nothing follows it
+                events, held = [superseded(e) for e in events[:last]], events[last:]
+            else:
+                events = [superseded(e) for e in events[:last]] + events[last:]
+                final = True
         if events:
             yield events
-            if any(isinstance(e, Ended) for e in events):
-                return
-        if len(chunk) < MAX_READ_PER_POLL:
+        if final:
+            return
+        if at_end:
             stop.wait(FOLLOW_POLL_S)
+
+
+def superseded(event: Event) -> Event:
+    """An ending event that later events followed (the run was resumed): a log line."""
+    if isinstance(event, Finished):
+        return LogLine(text="completed (later resumed)")
+    if isinstance(event, Failed):
+        return LogLine(text=f"failed: {event.error} (later resumed)", level="warning")
+    if isinstance(event, Cancelled):
+        return LogLine(text="cancelled (later resumed)", level="warning")
+    return event
 
 
 def read_new_bytes(path: Path, offset: int, limit: int) -> bytes:

@@ -22,14 +22,8 @@ from ftui.store.model import Status
 from ftui.store.naming import version_folder
 from ftui.store.writer import metadata_path, update_metadata
 
+from .launch import recorded_devices
 from .queue import Lease, wait_turn
-
-
-def _devices(record: dict[str, Any]) -> list[int] | None:
-    devices = as_dict(record.get("run")).get("devices")
-    if isinstance(devices, list) and all(isinstance(d, int) for d in devices):
-        return devices
-    return None
 
 
 def run_version(
@@ -56,7 +50,7 @@ def run_version(
     if lease is None:
         stop = threading.Event()
         with signals_stop(stop, sys.stderr):
-            lease = _wait(root, version_id, _devices(record), stop, quiet)
+            lease = _wait(root, version_id, recorded_devices(record), stop, quiet)
         if lease is None:
             _leave_queue(root, version_id, resume_checkpoint)
             return EXIT_CANCELLED

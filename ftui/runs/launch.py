@@ -14,6 +14,8 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -53,6 +55,15 @@ def parse_devices(value: str | None) -> list[int] | None:
         if int(part) not in devices:
             devices.append(int(part))
     return devices
+
+
+def recorded_devices(record: Mapping[str, Any]) -> list[int] | None:
+    """The devices a version's metadata says its run uses (`run.devices`); None: the default."""
+    run = record.get("run")
+    devices = run.get("devices") if isinstance(run, Mapping) else None
+    if isinstance(devices, list) and all(type(d) is int and d >= 0 for d in devices):
+        return list(devices)
+    return None
 
 
 def device_env(devices: list[int] | None) -> dict[str, str]:
@@ -121,6 +132,9 @@ def spawn(
         )
     finally:
         os.close(fd)
+    # A long-lived parent (the app) reaps it when it ends, so no zombie stays behind; a
+    # parent that exits first (`ftui train --detach`) leaves that to init.
+    threading.Thread(target=process.wait, name=f"ftui-reap-{process.pid}", daemon=True).start()
     # Record the process at once, so `ftui cancel` works before the child writes it itself.
     who = identity(process.pid)
 
@@ -151,13 +165,6 @@ def launch(spec: Any, devices: list[int] | None = None) -> Launched:
     """Claim a version for `spec` (validated first; raises SpecError or WriteError) and
     start its run in the background."""
     spec.validate()
-    if spec.needs_launcher:
-        from ftui.train.spec import SpecError
-
-        raise SpecError(
-            "--detach does not yet combine with --nproc-per-node/--accelerate-config: "
-            "start multi-process runs under tmux or nohup"
-        )
     spec = spec.normalized()
     root = Path(spec.root)
     version_id = claim_queued(spec, devices)

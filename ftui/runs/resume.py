@@ -11,6 +11,7 @@ changed. Exit status: as `ftui train` (0 completed, 1 failed, 130 cancelled), 2 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -25,6 +26,7 @@ from ftui.store.model import Checkpoint, Status, Version
 from ftui.store.writer import metadata_path, update_metadata
 
 from .control import DEFAULT_ROOT, Refused, find, read_record
+from .launch import recorded_devices
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 RESUMABLE = (Status.CANCELLED, Status.FAILED, Status.RUNNING, Status.QUEUED)  # live: if dead
@@ -77,8 +79,10 @@ def plan(root: Path, name: str, checkpoint: str | None = None) -> ResumePlan:
         raise Refused(f"{vid}: its recorded spec is unusable ({exc})") from None
     if not record.get("spec"):
         raise Refused(f"{vid} records no spec: it was not trained by ftui")
-    if spec.needs_launcher:
-        raise Refused(f"{vid} ran on several processes: resuming those is not supported yet")
+    if spec.nnodes > 1:  # the other nodes' ranks would need the checkpoint too
+        raise Refused(
+            f"{vid} ran on {spec.nnodes} machines: resume it on each node by hand, or retrain it"
+        )
     manifests = record.get(MANIFEST_KEY)
     if not isinstance(manifests, dict):
         raise Refused(f"{vid} records no checkpoint digests: its checkpoints cannot be verified")
@@ -105,15 +109,12 @@ def plan(root: Path, name: str, checkpoint: str | None = None) -> ResumePlan:
             f"{vid}: {kept[0]} is later than {chosen}; resume from it, or delete it first"
         )
     stale = tuple(Checkpoint(n, version.path / n, s) for s, n in later)
-    devices = run.get("devices")
-    if not (isinstance(devices, list) and all(isinstance(d, int) for d in devices)):
-        devices = None
-    return ResumePlan(version, root, chosen, spec, stale, devices)
+    return ResumePlan(version, root, chosen, spec, stale, recorded_devices(record))
 
 
 def begin(resume: ResumePlan) -> None:
-    """Clear the later, half-written checkpoint folders (they would be saved over) and
-    mark the version queued for the process that resumes it."""
+    """Clear the later, half-written checkpoint folders (they would be saved over), mark
+    the version queued for the process that resumes it, and say so in its event log."""
     from ftui.store.disk import delete
 
     for stale in resume.stale:
@@ -128,6 +129,21 @@ def begin(resume: ResumePlan) -> None:
                 run[key] = None
 
     update_metadata(metadata_path(resume.root, resume.version.id), change)
+    _log(resume, f"resume: continuing from {resume.checkpoint}")
+
+
+def _log(resume: ResumePlan, text: str) -> None:
+    """A line in the version's events.jsonl, written before the resumed process starts:
+    a follower that opens the log now sees a run going on, not the previous ending."""
+    from ftui.train.sink import EventSink
+
+    sink = EventSink(None)
+    try:
+        with contextlib.suppress(OSError):  # (a follower then sees the old ending: no harm)
+            sink.attach(resume.version.path)
+            sink.log(text)
+    finally:
+        sink.close()
 
 
 def _parser() -> argparse.ArgumentParser:

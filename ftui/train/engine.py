@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ftui.store.digests import MANIFEST_KEY, manifest, verify
+from ftui.store.jsonio import ReadError, read_json_object
 from ftui.store.model import Status
 from ftui.store.naming import version_folder
 from ftui.store.text import plural
@@ -186,9 +187,12 @@ class _Run:
         if self.monitor is not None:
             epochs = self.monitor.epochs
         metrics = final_metrics(epochs, None)
+        extra = self._performance()
         with contextlib.suppress(Exception):
             self._update(
-                lambda r: self._finish_run(r, Status.CANCELLED, metrics=metrics, epochs=epochs)
+                lambda r: self._finish_run(
+                    r, Status.CANCELLED, metrics=metrics, epochs=epochs, **extra
+                )
             )
         self.sink.log("cancelled" + (f" after step {step}" if step else ""), "warning")
         self.sink.emit(Cancelled(version_id=self.version_id, step=step))
@@ -208,6 +212,10 @@ class _Run:
         self.version_id = attach.version_id
         self.path = version_folder(root, attach.version_id)
         if not self.is_main:
+            if attach.resume_checkpoint:  # every rank loads the checkpoint: verify it too
+                with contextlib.suppress(ReadError):  # (then it refuses to: no digests)
+                    record = read_json_object(metadata_path(root, attach.version_id))
+                    self.checkpoint_files = history_until(record, attach.resume_checkpoint)[1]
             return
         self.sink.attach(self.path)
         self.reserve = DiskReserve(self.path)
@@ -425,6 +433,13 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - out of memory, disk full, bad data...
             return self.fail(describe_error(exc, disk_full_file=self._newest_file()))
 
+    def _performance(self) -> dict[str, Any]:
+        """`{"performance": …}`: the run's throughput and peak GPU memory (see
+        `MetricsMeter.summary`), for its final metadata; {} when nothing was timed."""
+        meter = self.monitor.meter if self.monitor is not None else None
+        summary = meter.summary() if meter is not None else {}
+        return {"performance": summary} if summary else {}
+
     def _newest_file(self) -> str | None:
         """The most recently written file of the version (what a full disk interrupted)."""
         if self.path is None:
@@ -475,9 +490,10 @@ class _Run:
         if self.heartbeat is not None:
             self.heartbeat.stop()
         epochs = self.monitor.epochs
+        extra = self._performance()
         self._update(
             lambda r: self._finish_run(
-                r, Status.COMPLETED, metrics=metrics, epochs=epochs, error=None
+                r, Status.COMPLETED, metrics=metrics, epochs=epochs, error=None, **extra
             )
         )
         self.sink.log(f"completed {self.version_id}: " + ", ".join(
@@ -485,6 +501,10 @@ class _Run:
             for k, v in metrics.items()
             if v is not None
         ))  # fmt: skip
+        if extra:
+            from .metrics import performance_line
+
+            self.sink.log(f"throughput: {performance_line(extra['performance'])}")
         self.sink.emit(Finished(version_id=self.version_id or "", metrics=metrics))
         return RunResult(self.version_id, self.path, Status.COMPLETED, None, metrics)
 

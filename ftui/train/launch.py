@@ -1,13 +1,16 @@
 """Runs past one process: `ftui train --nproc-per-node N` through torchrun or `accelerate launch`.
 
 The parent (`run_launched`, called by `ftui train` and by the app) writes the spec to a
-temporary JSON file and starts the launcher in a session of its own (so a terminal's
-Ctrl+C reaches only the parent) with this module as every process's entry point:
+JSON file in a folder of its own under `<root>/.ftui/` (removed when it returns; one left
+by a parent that died is removed by the next launch) and starts the launcher in a
+session of its own (so a terminal's Ctrl+C reaches only the parent) with this module as
+every process's entry point:
 
     python -m torch.distributed.run --standalone --nproc-per-node N -m ftui.train.launch SPEC
     python -m accelerate.commands.launch --config_file FILE [...] -m ftui.train.launch SPEC
 
-Each process runs the ordinary engine; rank 0 claims the one version, writes its metadata
+Each process runs the ordinary engine; rank 0 claims the one version (or, for a detached
+or resumed run, takes over the version named in `FTUI_ATTACH`), writes its metadata
 and events.jsonl (the engine already does that under a launcher) and also streams every
 event as a JSON line on its stdout, which the parent hands to its own listener: the
 terminal printer or the app's run view. Stopping is a file: the parent creates it, rank 0
@@ -47,6 +50,8 @@ from .sink import EventCallback
 from .spec import RunSpec, SpecError
 
 STOP_FILE_ENV = "FTUI_STOP_FILE"
+ATTACH_ENV = "FTUI_ATTACH"  # {"version_id", "resume_checkpoint", "launch"}: an attached run
+LAUNCH_DIR_PREFIX = "launch-"  # <root>/.ftui/launch-<parent pid>-<random>/
 LAUNCHED_ENV = "FTUI_LAUNCHED"  # set for the launched processes: never launch again
 STOP_POLL_S = 0.5
 ABORT_GRACE_S = 40.0  # torchrun itself kills workers 30 s after passing on a SIGTERM
@@ -88,12 +93,16 @@ def launcher_command(spec: RunSpec, spec_file: str | os.PathLike[str]) -> list[s
 
 
 def run_launched(
-    spec: RunSpec, on_event: EventCallback | None = None, stop: threading.Event | None = None
+    spec: RunSpec,
+    on_event: EventCallback | None = None,
+    stop: threading.Event | None = None,
+    attach: Any = None,
 ) -> Any:
     """Run `spec` under its launcher and wait; the same `RunResult` as `run_training`.
 
     `on_event` gets rank 0's events as they happen (and the launcher's own output as log
-    lines); setting `stop` ends the run after the current step on every rank.
+    lines); setting `stop` ends the run after the current step on every rank. `attach`
+    (an `engine.Attach`): train into that existing version, or resume it.
     """
     from .engine import RunResult
 
@@ -104,13 +113,24 @@ def run_launched(
     except SpecError as exc:
         emit(Failed(version_id=None, error=str(exc)))
         return RunResult(None, None, Status.FAILED, str(exc))
-    folder = Path(tempfile.mkdtemp(prefix="ftui-launch-"))
-    spec_file, stop_file = folder / "spec.json", folder / "stop"
-    spec_file.write_text(json.dumps(spec.to_dict()), encoding="utf-8")
+    try:
+        folder = launch_folder(Path(spec.root))
+        spec_file, stop_file = folder / "spec.json", folder / "stop"
+        spec_file.write_text(json.dumps(spec.to_dict()), encoding="utf-8")
+    except OSError as exc:
+        error = f"cannot write the run's spec for the launcher: {exc.strerror or exc}"
+        emit(Failed(version_id=None, error=error))
+        return RunResult(None, None, Status.FAILED, error)
     command = launcher_command(spec, spec_file)
     how = "accelerate launch" if spec.accelerate_config else f"{spec.world_size} processes"
     emit(LogLine(text=f"launching {how}: python " + " ".join(command[1:])))
     env = {**os.environ, STOP_FILE_ENV: str(stop_file), LAUNCHED_ENV: "1", "PYTHONUNBUFFERED": "1"}
+    env.pop(ATTACH_ENV, None)
+    if attach is not None:
+        env[ATTACH_ENV] = json.dumps(
+            {"version_id": attach.version_id, "resume_checkpoint": attach.resume_checkpoint,
+             "launch": attach.launch}
+        )  # fmt: skip
     watch = _Watch(emit)
     try:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
@@ -252,6 +272,27 @@ def _abort(process: subprocess.Popen[str]) -> int:
     return process.poll() or 1
 
 
+def launch_folder(root: Path) -> Path:
+    """A fresh folder for one launch's spec and stop files, in `<root>/.ftui/` (beside the
+    device queue, never in /tmp where a dead parent's would stay forever). Folders of
+    launches whose parent process is gone are removed first."""
+    from ftui.store.liveness import pid_alive
+
+    base = root / ".ftui"
+    base.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError), os.scandir(base) as entries:
+        for entry in list(entries):
+            pid = entry.name.removeprefix(LAUNCH_DIR_PREFIX).partition("-")[0]
+            if (
+                entry.name.startswith(LAUNCH_DIR_PREFIX)
+                and pid.isdigit()
+                and entry.is_dir(follow_symlinks=False)
+                and not pid_alive(int(pid))
+            ):
+                _remove(Path(entry.path))
+    return Path(tempfile.mkdtemp(prefix=f"{LAUNCH_DIR_PREFIX}{os.getpid()}-", dir=base))
+
+
 def _remove(folder: Path) -> None:
     for name in ("spec.json", "stop"):
         with contextlib.suppress(OSError):
@@ -290,9 +331,28 @@ def main(argv: list[str] | None = None) -> int:
     # Every rank of this node watches (rank 0 alone would do: the stop agreement tells
     # the others), so a following SIGTERM from torchrun ends all of them at once.
     _watch_stop_file(os.environ.get(STOP_FILE_ENV), stop)
-    result = run_training(spec, _stdout_events() if is_main else None, stop)
+    try:
+        attach = _attach()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = run_training(spec, _stdout_events() if is_main else None, stop, attach)
     # the parent reads the events; the exit code only says whether it went wrong
     return 0 if result.status in (Status.COMPLETED, Status.CANCELLED) else 1
+
+
+def _attach() -> Any:
+    """The existing version this launch trains into (`FTUI_ATTACH`), or None."""
+    from .engine import Attach
+
+    raw = os.environ.get(ATTACH_ENV)
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+        return Attach(str(data["version_id"]), data.get("resume_checkpoint"), str(data["launch"]))
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"{ATTACH_ENV} is unusable: {raw[:200]!r}") from None
 
 
 def _stdout_events() -> EventCallback:

@@ -133,6 +133,16 @@ def make_runs(root: Path) -> Path:
     return root
 
 
+def small_data(folder: Path, count: int = 16) -> Path:
+    """A small .jsonl of training examples in `folder` (4 steps an epoch at batch 4)."""
+    path = folder / "small.jsonl"
+    lines = [
+        json.dumps({"text": f"Question {i}? Answer number {i} is short."}) for i in range(count)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 async def settle(pilot: Pilot[object], delay: float = 0.05) -> None:
     """Let workers finish and their messages land."""
     app = pilot.app

@@ -6,12 +6,13 @@ app writes (escape sequences stripped), as a terminal would receive them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pexpect
@@ -136,3 +137,91 @@ def test_cancel_and_quit_during_a_run_ask_first(terminal: Terminal) -> None:
     time.sleep(0.5)
     terminal.send("y")
     terminal.wait_for("cancelled")  # nothing runs now: the fixture's q quits at once
+
+
+def _run_on_disk(root: Path) -> tuple[str, dict[str, object]] | None:
+    """The one version under `root` and its metadata, once its process is recorded."""
+    import json
+
+    for meta in root.glob("metadata_*.json"):
+        try:
+            record = json.loads(meta.read_text())
+        except ValueError:  # (never half-written: atomic) an unlucky read of nothing
+            continue
+        run = record.get("run") or {}
+        if isinstance(run, dict) and run.get("start_ticks") is not None:
+            return meta.stem.removeprefix("metadata_"), record
+    return None
+
+
+def _until(predicate: Callable[[], object], timeout: float) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    return predicate()
+
+
+def test_a_run_started_with_t_outlives_the_terminal(tmp_path: Path) -> None:
+    """The issue's first "Done when": start a run with `t`, lose the terminal (SIGHUP to
+    the app's process group and the pty closed, as an SSH drop does), and the run goes
+    on to complete; a new ftui in a new terminal shows it live, then `completed`, on its
+    own (it polls: no key is pressed)."""
+    import json
+    import signal
+
+    from ftui.store.liveness import Liveness, check_process
+    from ftui.store.naming import version_folder
+
+    if sys.platform == "win32":
+        pytest.skip("needs a pty")
+    root = tmp_path / "versions"
+    root.mkdir()
+    first = Terminal(root)
+    second: Terminal | None = None
+    pid: int | None = None
+    try:
+        first.wait_for("0 versions")
+        first.send("t")
+        first.wait_for("New training run")
+        # the tenth field is epochs: 12 epochs of the demo data on the tiny model, about
+        # 8 s on one core: enough to outlive the first terminal and be seen by the second
+        first.send(DOWN * 9 + "12" + "\x13")  # ctrl+s
+        first.wait_for("quitting ftui or losing the terminal leaves it running")
+        found = _until(lambda: _run_on_disk(root), TIMEOUT_S)
+        assert found, "the launched run never recorded its process"
+        version_id, record = found  # type: ignore[misc]
+        run = record["run"]
+        assert isinstance(run, dict) and run["launch"] == "detached"
+        pid = int(run["pid"])
+        assert pid != first.child.pid
+        # the SSH drop: the session's processes get SIGHUP, the pty goes away
+        os.killpg(first.child.pid, signal.SIGHUP)
+        first.child.close(force=True)
+        assert not first.child.isalive()
+        time.sleep(0.5)
+        assert check_process(run) is Liveness.ALIVE, "the run died with its terminal"
+
+        second = Terminal(root)
+        second.wait_for(version_id[:8])
+        status = json.loads((root / f"metadata_{version_id}.json").read_text())["status"]
+        assert status == "running", status  # still training when the new app opens
+        second.wait_for("running")
+        second.wait_for("completed", timeout=240)  # no key pressed: the app polls
+        final = json.loads((root / f"metadata_{version_id}.json").read_text())
+        assert final["status"] == "completed", final.get("error")
+        assert final["run"]["pid"] == pid  # the same process, started from the first app
+        folder = version_folder(root, version_id)
+        assert (folder / "adapter_model.safetensors").stat().st_size > 0
+        assert (folder / "checkpoint-132").is_dir()  # 12 epochs x 11 steps
+        second.send("q")
+        second.child.expect(pexpect.EOF, timeout=TIMEOUT_S)
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
+        if pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)  # only if the test failed midway

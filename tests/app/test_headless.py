@@ -85,3 +85,45 @@ def test_run_state_follows_an_event_log(tmp_path: Path) -> None:
         for event in events:
             state.apply(event)
     assert state.status == "completed" and state.log == ["a"]
+
+
+def test_a_resumed_runs_log_is_followed_past_its_earlier_ending(tmp_path: Path) -> None:
+    """A run cancelled and resumed in place appends to the same events.jsonl: the first
+    segment's ending is history (a log line), only the last ending ends the follow; an
+    ending at a read boundary is held until what follows it is known."""
+    import threading
+
+    from ftui.app import run_state
+    from ftui.app.run_state import RunState, follow_events
+    from ftui.train.events import Cancelled, Finished, LogLine, Progress, Started, event_to_json
+
+    def write(*events: object) -> None:
+        text = "".join(event_to_json(e) + "\n" for e in events)  # type: ignore[arg-type]
+        (tmp_path / "events.jsonl").write_text(text)
+
+    first = [Started("v_1", str(tmp_path)), Progress(1, 8, 0.5, None), Cancelled("v_1", 1)]
+    resumed = [LogLine("resume: continuing from checkpoint-1"), Started("v_1", str(tmp_path))]
+    write(*first, *resumed, Progress(8, 8, 2.0, None), Finished("v_1"))
+    state = RunState(1, "x", following=True)
+    for events in follow_events(tmp_path, threading.Event()):
+        for event in events:
+            state.apply(event)
+    assert state.status == "completed" and state.step == 8
+    assert "cancelled (later resumed)" in state.log
+
+    # the same log read a few bytes at a time: an ending that ends a read is held
+    size = len(event_to_json(first[0])) + 1
+    original = run_state.MAX_READ_PER_POLL
+    run_state.MAX_READ_PER_POLL = size
+    try:
+        seen: list[object] = []
+        for events in follow_events(tmp_path, threading.Event()):
+            seen.extend(events)
+        assert [type(e).__name__ for e in seen].count("Finished") == 1
+        assert not any(isinstance(e, Cancelled) for e in seen) and isinstance(seen[-1], Finished)
+        # a log that ends with an ending (a finished run, no resume): that ends the follow
+        write(*first)
+        seen = [e for events in follow_events(tmp_path, threading.Event()) for e in events]
+        assert isinstance(seen[-1], Cancelled)
+    finally:
+        run_state.MAX_READ_PER_POLL = original

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app_helpers import V3, notifications, open_browser, settle, text
+from app_helpers import V3, notifications, open_browser, settle, small_data, text
 from textual.widgets import Input
 
 from ftui.app.main import FtuiApp
@@ -28,15 +28,6 @@ from ftui.train.events import (
 )
 
 RUN_TIMEOUT_S = 120
-
-
-def small_data(folder: Path, count: int = 16) -> Path:
-    path = folder / "small.jsonl"
-    lines = [
-        json.dumps({"text": f"Question {i}? Answer number {i} is short."}) for i in range(count)
-    ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def metadata(root: Path, version_id: str) -> dict[str, object]:

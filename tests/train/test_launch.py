@@ -246,3 +246,73 @@ def test_retrain_takes_the_launch_flags(trained: TrainedRun) -> None:
     assert overrides == {"nproc_per_node": "4"}
     spec = spec_for_retrain(trained.root, trained.result.version_id, overrides=overrides)
     assert (spec.nproc_per_node, spec.world_size, spec.needs_launcher) == (4, 4, True)
+
+
+def test_a_detached_two_process_run_cancels_resumes_and_completes_as_one_version(
+    small_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """`ftui train --nproc-per-node 2 --detach`: torchrun under the detached child, one
+    version; `ftui cancel` stops every rank after the same step (status cancelled, no
+    process left); `ftui resume --detach` continues it on 2 processes from its last
+    checkpoint (every rank verifies the digests) to one healthy completed version."""
+    from ftui.store.liveness import Liveness, check_process, pid_alive
+
+    from .runs_helpers import ftui, kill_leftovers, metadata, train_args, wait_until
+
+    root = tmp_path / "versions"
+    epochs = 20  # x 3 steps (48 examples / (8 x 2 ranks))
+    try:
+        args = train_args(small_data, "--root", str(root), "--epochs", str(epochs))
+        done = ftui(*args, "--nproc-per-node", "2", "--detach", timeout=60)
+        assert done.returncode == 0, done.stderr
+        vid = done.stdout.split()[-1]
+        launcher = json.loads(metadata_file(root, vid).read_text())["run"]["pid"]
+        assert wait_until(lambda: metadata(root, vid).get("epochs"), 240), metadata(root, vid)
+        record = metadata(root, vid)
+        assert record["status"] == "running" and record["run"]["launch"] == "detached"
+        assert record["run"]["pid"] != launcher  # rank 0 took the version over
+        assert list((root / ".ftui").glob("launch-*/spec.json"))  # the launch's own folder
+
+        done = ftui("cancel", vid, "--root", str(root), timeout=120)
+        assert done.returncode == 0, done.stderr
+        cancelled = metadata(root, vid)
+        assert cancelled["status"] == "cancelled", cancelled.get("error")
+        assert wait_until(lambda: not pid_alive(launcher), 60)  # torchrun and the child ended
+        assert check_process(cancelled["run"]) is not Liveness.ALIVE
+        steps = [e["step"] for e in cancelled["epochs"]]
+        assert steps and steps[-1] < epochs * 3  # stopped early
+
+        done = ftui("resume", vid, "--root", str(root), "--detach", timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert wait_until(lambda: metadata(root, vid)["status"] == "completed", 300), (
+            metadata(root, vid).get("error"),
+            (version_folder(root, vid) / "train.log").read_text()[-3000:],
+        )
+        final = metadata(root, vid)
+        assert [e["step"] for e in final["epochs"]][-1] == epochs * 3
+        assert final["spec"]["world_size"] == 2 and len(final["run"]["resumes"]) == 1
+        assert [p.name for p in root.glob("metadata_*.json")] == [metadata_name(vid)]
+        assert check_root(root).exit_code == 0
+        assert wait_until(lambda: not list((root / ".ftui").glob("launch-*")), 30)
+    finally:
+        kill_leftovers(root)
+
+
+def test_a_launch_folder_left_by_a_dead_parent_is_removed(tmp_path: Path) -> None:
+    """The spec and stop files live in `<root>/.ftui/launch-<parent pid>-*/`; the next
+    launch removes the folders of parents that are gone and keeps those of live ones."""
+    from ftui.train.launch import launch_folder
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()  # a pid that is surely gone (not reused this quickly)
+    base = tmp_path / ".ftui"
+    dead = base / f"launch-{process.pid}-abc"
+    live = base / f"launch-{os.getpid()}-def"
+    other = base / "launch-notapid"
+    for folder in (dead, live, other):
+        folder.mkdir(parents=True)
+        (folder / "spec.json").write_text("{}")
+    (dead / "stop").write_text("")
+    fresh = launch_folder(tmp_path)
+    assert fresh.parent == base and fresh.name.startswith(f"launch-{os.getpid()}-")
+    assert not dead.exists() and live.exists() and other.exists()

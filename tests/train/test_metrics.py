@@ -11,7 +11,7 @@ import pytest
 from ftui.train.callbacks import RunMonitor
 from ftui.train.events import Event, Metrics, event_from_dict, event_to_json
 from ftui.train.gpu import make_probe, physical_index
-from ftui.train.metrics import MetricsMeter, metric_line, metric_rows
+from ftui.train.metrics import MetricsMeter, metric_line, metric_rows, performance_line
 from ftui.train.sink import EventSink
 
 from .conftest import TrainedRun
@@ -130,6 +130,39 @@ def test_no_probe_on_a_cpu() -> None:
     assert make_probe("cpu") is None
     if not torch.cuda.is_available():
         assert make_probe("cuda") is None  # asked for CUDA, none here: nothing to report
+
+
+def test_the_summary_covers_the_whole_run_and_the_peak_memory() -> None:
+    peaks = iter([(2 << 30, 3 << 30, None), (5 << 30, 6 << 30, None), (1 << 30, 6 << 30, None)])
+    meter = MetricsMeter(8, 100.0, lambda: next(peaks))
+    assert meter.summary() == {}  # nothing timed yet
+    meter.begin(10.0, 0)
+    meter.sample(12.0, 4)  # 4 steps in 2 s
+    meter.sample(13.0, 4)  # no step since: not counted
+    meter.sample(16.0, 12)  # 8 steps in 3 s
+    summary = meter.summary()
+    assert summary == {
+        "steps": 12, "seconds": 6.0, "step_time_s": 0.5, "samples_per_s": 16.0,
+        "tokens_per_s": 1600.0, "gpu_mem_allocated": 5 << 30, "gpu_mem_reserved": 6 << 30,
+    }  # fmt: skip
+    line = performance_line(summary)
+    assert line == "500 ms/step · 16.0 samples/s · 1,600 tok/s · GPU mem 5.0 GB (6.0 GB reserved)"
+    # recorded metadata is untrusted: junk reads as nothing, never as a crash
+    assert performance_line({"samples_per_s": "fast", "step_time_s": float("nan")}) == ""
+    assert performance_line(["not", "a", "mapping"]) == ""
+
+
+def test_a_completed_run_records_its_throughput(trained: TrainedRun) -> None:
+    from ftui.store.naming import metadata_file
+
+    version_id = trained.result.version_id
+    meta = json.loads(metadata_file(trained.root, version_id).read_text())
+    performance = meta["performance"]
+    assert performance["steps"] == 12  # every step of the run (48 examples / 8 x 2 epochs)
+    assert performance["samples_per_s"] > 0 and performance["step_time_s"] > 0
+    assert performance["tokens_per_s"] > performance["samples_per_s"]
+    assert "gpu_mem_allocated" not in performance  # a CPU run
+    assert any("throughput: " in getattr(e, "text", "") for e in trained.events)
 
 
 def test_a_real_run_reports_throughput_lr_and_grad_norm(trained: TrainedRun) -> None:

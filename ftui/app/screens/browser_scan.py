@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ftui.store import Metrics, RootError, Version
 
-from ..loading import fill_metrics, root_signature, scan_batches
+from ..loading import fill_metrics, live_run_died, root_signature, scan_batches
 from ..messages import MetricsFilled, VersionsScanned
 from ..selection import Key
 from ..workers import start
@@ -65,8 +65,11 @@ class BrowserScanning(_Base):
             self.post_message(MetricsFilled(filled, scan_id))
 
     def poll_root(self) -> None:
-        """Cheap check (one stat) for versions added, removed or rewritten elsewhere."""
-        if self.state.scan_complete and root_signature(self.root) != self.signature:
+        """Cheap check (one stat) for versions added, removed or rewritten elsewhere,
+        and for runs whose process died (a kill -9 changes nothing on disk)."""
+        if not self.state.scan_complete:
+            return
+        if root_signature(self.root) != self.signature or live_run_died(self.state.versions):
             self.rescan()
 
     @staticmethod

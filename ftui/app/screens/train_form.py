@@ -17,6 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Static, Switch
 
+from ftui.runs.launch import parse_devices
 from ftui.store import safe_text
 from ftui.train.spec import RunSpec, SpecError
 
@@ -51,10 +52,12 @@ class TrainFormScreen(Screen[RunSpec | None]):
         parent: RunSpec | None = None,
         title: str = "",
         in_process: bool = False,
+        devices: list[int] | None = None,
     ) -> None:
         super().__init__()
         self.spec = spec
         self.in_process = in_process  # read by the app when the form is submitted
+        self.devices = devices  # (also read by the app): the GPUs, None for the default
         self.parent_spec = parent
         self.title_text = title or "New training run"
         self.fields = RunSpec.editable_fields()
@@ -72,6 +75,9 @@ class TrainFormScreen(Screen[RunSpec | None]):
                 with Horizontal(classes="form-row", id=f"row-{name}"):
                     yield Static(Text(name), classes="form-label")
                     yield Input(field_text(values.get(name)), id=f"field-{name}", compact=True)
+            with Horizontal(classes="form-row", id="row-devices"):
+                yield Static(Text("devices"), classes="form-label")
+                yield Input(field_text(self.devices), id="field-devices", compact=True)
             with Horizontal(classes="form-row", id="row-in-process"):
                 yield Static(Text("in this app"), classes="form-label")
                 yield Switch(self.in_process, id="form-in-process")
@@ -123,6 +129,10 @@ class TrainFormScreen(Screen[RunSpec | None]):
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """The full description of the focused setting, under the title."""
         labels = {f"field-{name}": label for name, label, _ in self.fields}
+        labels["field-devices"] = (
+            "GPUs for this run, e.g. 0 or 0,1 (CUDA_VISIBLE_DEVICES; a run whose GPUs are"
+            " busy waits its turn); empty: the default"
+        )
         labels["form-in-process"] = (
             "Train inside this app (off: as its own process, which goes on if ftui closes)"
         )
@@ -131,6 +141,10 @@ class TrainFormScreen(Screen[RunSpec | None]):
 
     def values(self) -> dict[str, str]:
         return {name: self.query_one(f"#field-{name}", Input).value for name, _, _ in self.fields}
+
+    def entered(self) -> dict[str, str]:
+        """Everything typed in the form (the spec's fields and the devices)."""
+        return {**self.values(), "devices": self.query_one("#field-devices", Input).value}
 
     def build(self) -> RunSpec:
         """The spec the form describes; raises `SpecError` naming the bad setting."""
@@ -160,7 +174,7 @@ class TrainFormScreen(Screen[RunSpec | None]):
     def changed(self) -> None:
         # hide the error once the values it was about change (a Changed event that was
         # still queued when the error appeared is no reason)
-        if self.values() != self.error_values:
+        if self.entered() != self.error_values:
             self.query_one("#form-error", Static).display = False
         self.show_differences()
 
@@ -180,13 +194,23 @@ class TrainFormScreen(Screen[RunSpec | None]):
         try:
             spec = self.build()
             spec.validate()
-        except SpecError as exc:
-            error = self.query_one("#form-error", Static)
-            error.update(Text(safe_text(str(exc))))
-            error.display = True
-            self.error_values = self.values()
+            devices = parse_devices(self.query_one("#field-devices", Input).value)
+        except (SpecError, ValueError) as exc:
+            self.show_error(str(exc))
             return
+        if devices is not None and self.in_process:
+            # CUDA_VISIBLE_DEVICES must be set before torch starts: a process of its own
+            self.show_error("devices: a run on chosen GPUs needs its own process (turn off"
+                            ' "in this app")')  # fmt: skip
+            return
+        self.devices = devices
         self.dismiss(spec)
+
+    def show_error(self, text: str) -> None:
+        error = self.query_one("#form-error", Static)
+        error.update(Text(safe_text(text)))
+        error.display = True
+        self.error_values = self.entered()
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -137,6 +137,13 @@ def summary_rows(version: Version, palette: Palette | None = None) -> list[tuple
     if parent is not None:
         text = parent.version_id + (f"/{parent.checkpoint}" if parent.checkpoint else "")
         rows.append(("parent", plain(f"{text} ({parent.mode})")))
+    performance = version.metadata.get("performance")
+    if performance:
+        from ftui.train.metrics import performance_line  # (not needed for the first frame)
+
+        line = performance_line(performance)
+        if line:
+            rows.append(("throughput", plain(line, 300)))
     rows.append(("tags", plain(", ".join(version.tags)) if version.tags else "—"))
     if version.aliases:
         named = [f"{a} → {t or 'this version'}" for a, t in sorted(version.aliases.items())]
