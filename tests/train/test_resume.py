@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -40,10 +41,17 @@ def test_killed_in_epoch_3_and_resumed_ends_like_the_uninterrupted_run(
 
     process = start_train(cut_root, small_data, *SPEC)
     version_id = version_of(wait_for_line(process, "epoch 2: saved"))
+    # Stopped at once and let go in short slices (a step or a few each), so a loaded
+    # machine cannot carry it past epoch 3 before the kill: the first step after each
+    # pause reports progress, since the pause counts toward its reporting interval.
+    process.send_signal(signal.SIGSTOP)
     folder = version_folder(cut_root, version_id)
     deadline = time.monotonic() + 120
     while not any(2 < e < 3 for e in progress_epochs(folder)) and time.monotonic() < deadline:
-        time.sleep(0.005)
+        process.send_signal(signal.SIGCONT)
+        time.sleep(0.02)
+        process.send_signal(signal.SIGSTOP)
+        time.sleep(0.02)
     process.kill()  # kill -9 in the middle of epoch 3
     process.wait()
     assert any(2 < e < 3 for e in progress_epochs(folder))
