@@ -60,6 +60,7 @@ class RunState:
     eta_s: float | None = None
     log: list[str] = field(default_factory=list)
     losses: list[tuple[str, int, float]] = field(default_factory=list)  # split, step, loss
+    last_loss_step: dict[str, int] = field(default_factory=dict)  # per split
     epoch_steps: list[int] = field(default_factory=list)
     metrics: Metrics | None = None  # the latest sample: step time, throughput, GPU memory
 
@@ -96,9 +97,16 @@ class RunState:
         elif isinstance(event, Metrics):
             self.metrics = event
         elif isinstance(event, LossPoint):
+            # A step at or before the split's last one: the run went back to a checkpoint
+            # (it was resumed), so what it logged after that step was redone.
+            if event.step <= self.last_loss_step.get(event.split, -1):
+                self.losses = [p for p in self.losses if p[0] != event.split or p[1] < event.step]
+            self.last_loss_step[event.split] = event.step
             if len(self.losses) < MAX_LOSS_POINTS:
                 self.losses.append((event.split, event.step, event.loss))
         elif isinstance(event, EpochSaved):
+            if self.epoch_steps and self.epoch_steps[-1] >= event.step:  # (resumed, as above)
+                self.epoch_steps = [step for step in self.epoch_steps if step < event.step]
             if len(self.epoch_steps) < MAX_LOSS_POINTS:
                 self.epoch_steps.append(event.step)
         elif isinstance(event, Finished | Failed | Cancelled):  # each `Ended` carries its status

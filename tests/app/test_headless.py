@@ -127,3 +127,26 @@ def test_a_resumed_runs_log_is_followed_past_its_earlier_ending(tmp_path: Path) 
         assert isinstance(seen[-1], Cancelled)
     finally:
         run_state.MAX_READ_PER_POLL = original
+
+
+def test_a_resumed_run_plots_each_step_once() -> None:
+    """Killed at step 13 and resumed from checkpoint-8: the steps after 8 are redone, so
+    the plot keeps the redone points, not both (a resumed run's log holds both)."""
+    from ftui.app.run_state import RunState
+    from ftui.train.events import EpochSaved, LossPoint
+
+    state = RunState(1, "x", following=True)
+    first = [LossPoint(step, 3.0 - step / 10) for step in range(1, 14)]
+    first.insert(8, EpochSaved(1.0, 8, "checkpoint-8"))
+    first.insert(9, LossPoint(8, 2.5, "eval", 1.0))
+    redone = [LossPoint(step, 2.0 - step / 100) for step in range(9, 17)]
+    redone += [LossPoint(16, 1.9, "eval", 2.0), EpochSaved(2.0, 16, "checkpoint-16")]
+    for event in first + redone:
+        state.apply(event)
+    train = [(step, loss) for split, step, loss in state.losses if split == "train"]
+    assert [step for step, _ in train] == list(range(1, 17))
+    assert dict(train)[12] == 2.0 - 12 / 100  # the redone value, not the first one
+    assert [step for split, step, _ in state.losses if split == "eval"] == [8, 16]
+    assert state.epoch_steps == [8, 16]
+    state.apply(EpochSaved(1.0, 8, "checkpoint-8"))  # resumed once more, from 8
+    assert state.epoch_steps == [8]
