@@ -142,6 +142,7 @@ class _Run:
         self.model_name = spec.base_model  # as the user gave it: metadata's model_name
         self.checkpoint_files: dict[str, Any] = {}
         self.prior_epochs: list[dict[str, Any]] = []
+        self.prior_performance: object = None  # a resumed run's, from its metadata
         if attach is not None:
             self._adopt(attach)
 
@@ -224,6 +225,7 @@ class _Run:
             self.prior_epochs, self.checkpoint_files = history_until(
                 record, attach.resume_checkpoint
             )
+            self.prior_performance = record.get("performance")
         self.heartbeat = Heartbeat(metadata_path(root, attach.version_id))
         self.heartbeat.start()
 
@@ -435,9 +437,14 @@ class _Run:
 
     def _performance(self) -> dict[str, Any]:
         """`{"performance": …}`: the run's throughput and peak GPU memory (see
-        `MetricsMeter.summary`), for its final metadata; {} when nothing was timed."""
+        `MetricsMeter.summary`; a resumed run's covers every segment), for its final
+        metadata; {} when nothing was timed."""
+        from .metrics import combined_performance
+
         meter = self.monitor.meter if self.monitor is not None else None
         summary = meter.summary() if meter is not None else {}
+        if self.prior_performance is not None:  # resumed: the segments before count too
+            summary = combined_performance(self.prior_performance, summary)
         return {"performance": summary} if summary else {}
 
     def _newest_file(self) -> str | None:

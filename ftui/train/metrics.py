@@ -129,6 +129,39 @@ class MetricsMeter:
         return summary
 
 
+def combined_performance(earlier: object, later: Mapping[str, Any]) -> dict[str, Any]:
+    """One `performance` for a run resumed in place: what its metadata recorded for the
+    segments before (`earlier`, untrusted: ignored unless usable) and this segment's
+    summary. Steps and seconds add up (redone steps count: they were work done), rates
+    are recomputed from the totals, peaks are the larger."""
+    if not isinstance(earlier, Mapping):
+        return dict(later)
+    steps, seconds = earlier.get("steps"), finite_float(earlier.get("seconds"))
+    samples_per_s = finite_float(earlier.get("samples_per_s"))
+    usable = isinstance(steps, int) and not isinstance(steps, bool) and steps > 0
+    if not (usable and seconds and seconds > 0 and samples_per_s):
+        return dict(later)
+    if not later:
+        return dict(earlier)
+    total_steps, total_seconds = steps + later["steps"], seconds + later["seconds"]
+    samples = samples_per_s * seconds + later["samples_per_s"] * later["seconds"]
+    tokens_before, tokens_now = finite_float(earlier.get("tokens_per_s")), later["tokens_per_s"]
+    combined: dict[str, Any] = {
+        "steps": total_steps,
+        "seconds": round(total_seconds, 3),
+        "step_time_s": total_seconds / total_steps,
+        "samples_per_s": samples / total_seconds,
+        "tokens_per_s": None if tokens_before is None or tokens_now is None
+        else (tokens_before * seconds + tokens_now * later["seconds"]) / total_seconds,
+    }  # fmt: skip
+    for name in ("gpu_mem_allocated", "gpu_mem_reserved"):
+        before = earlier.get(name)
+        peak = _peak(before if isinstance(before, int) else None, later.get(name))
+        if peak is not None:
+            combined[name] = peak
+    return combined
+
+
 def _peak(current: int | None, value: int | None) -> int | None:
     if value is None:
         return current

@@ -154,7 +154,13 @@ async def test_x_cancels_a_detached_run_and_C_resumes_it(runs: Path) -> None:
         assert any(f"{vid} stops after its current step" in n for n in notifications(app))
         pid = run_of(runs, vid)["pid"]
         await until(pilot, lambda: not os.path.exists(f"/proc/{pid}"), TIMEOUT_S)  # reaped
+        steps_before = metadata(runs, vid)["performance"]["steps"]
         await resume_to_the_end(app, pilot, runs, vid)
+        # the recorded throughput covers both segments: the steps redone after the
+        # checkpoint it resumed from count again (they were work done)
+        record = metadata(runs, vid)
+        resumed_at = int(record["run"]["resumes"][-1]["checkpoint"].rsplit("-", 1)[1])
+        assert record["performance"]["steps"] == steps_before + EPOCHS * 4 - resumed_at
 
 
 async def test_a_killed_run_turns_interrupted_on_its_own_and_C_resumes_it(runs: Path) -> None:

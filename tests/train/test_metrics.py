@@ -11,7 +11,13 @@ import pytest
 from ftui.train.callbacks import RunMonitor
 from ftui.train.events import Event, Metrics, event_from_dict, event_to_json
 from ftui.train.gpu import make_probe, physical_index
-from ftui.train.metrics import MetricsMeter, metric_line, metric_rows, performance_line
+from ftui.train.metrics import (
+    MetricsMeter,
+    combined_performance,
+    metric_line,
+    metric_rows,
+    performance_line,
+)
 from ftui.train.sink import EventSink
 
 from .conftest import TrainedRun
@@ -150,6 +156,26 @@ def test_the_summary_covers_the_whole_run_and_the_peak_memory() -> None:
     # recorded metadata is untrusted: junk reads as nothing, never as a crash
     assert performance_line({"samples_per_s": "fast", "step_time_s": float("nan")}) == ""
     assert performance_line(["not", "a", "mapping"]) == ""
+
+
+def test_a_resumed_runs_performance_covers_every_segment() -> None:
+    earlier = {"steps": 10, "seconds": 5.0, "step_time_s": 0.5, "samples_per_s": 16.0,
+               "tokens_per_s": 1600.0, "gpu_mem_allocated": 5 << 30}  # fmt: skip
+    later = {"steps": 30, "seconds": 5.0, "step_time_s": 1 / 6, "samples_per_s": 48.0,
+             "tokens_per_s": 4800.0, "gpu_mem_allocated": 4 << 30,
+             "gpu_mem_reserved": 6 << 30}  # fmt: skip
+    assert combined_performance(earlier, later) == {
+        "steps": 40, "seconds": 10.0, "step_time_s": 0.25, "samples_per_s": 32.0,
+        "tokens_per_s": 3200.0, "gpu_mem_allocated": 5 << 30, "gpu_mem_reserved": 6 << 30,
+    }  # fmt: skip
+    assert combined_performance(earlier, {}) == earlier  # nothing timed since the resume
+    no_tokens = combined_performance({**earlier, "tokens_per_s": None}, later)
+    assert no_tokens["tokens_per_s"] is None and no_tokens["samples_per_s"] == 32.0
+    # the earlier record is untrusted metadata: junk leaves this segment's summary alone
+    for junk in (None, [1], {"steps": True, "seconds": 5.0, "samples_per_s": 1.0},
+                 {"steps": 10, "seconds": "five", "samples_per_s": 16.0},
+                 {"steps": 10, "seconds": 5.0, "samples_per_s": float("nan")}):  # fmt: skip
+        assert combined_performance(junk, later) == later
 
 
 def test_a_completed_run_records_its_throughput(trained: TrainedRun) -> None:
