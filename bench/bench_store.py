@@ -78,7 +78,7 @@ def check_floor(root: Path) -> int:
 
 def check(root: Path) -> int:
     """`ftui --check --no-ui root` without the printing: the report and its lines."""
-    report = check_root(root)
+    report = check_root(root, shapes=False)
     format_report(report)
     return len(report.versions)
 

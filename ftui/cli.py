@@ -79,7 +79,7 @@ def _check_main(root: Path, as_json: bool, with_app: bool, strict: bool = False)
 
     from ftui.store.check import check_root, dumps_report, format_report
 
-    report = check_root(root, strict=strict)
+    report = check_root(root, strict=strict, shapes=with_app)
     if with_app and report.error is None:
         from ftui.app.headless import run_headless_check
 

@@ -149,13 +149,14 @@ def non_finite_paths(value: Any, skip: tuple[str, ...] = ()) -> list[str]:
     return sorted(found)
 
 
-def check_version(version: Version) -> CheckedVersion:
-    """Every problem of one version: the scan's plus history and base model checks."""
+def check_version(version: Version, shapes: bool = True) -> CheckedVersion:
+    """Every problem of one version: the scan's plus history and base model checks
+    (`shapes`: and how its loss plot is drawn, which only the app pass needs)."""
     problems = list(version.problems)
     if not is_valid_id(version.id):  # nothing to read: its "folder" is not its own
         return CheckedVersion(version, tuple(problems), None)
     problems += non_finite_problems(version)
-    history, history_problems = check_history(version)
+    history, history_problems = check_history(version, shapes)
     problems += history_problems
     bad = history.non_finite
     if bad:
@@ -177,12 +178,14 @@ def check_version(version: Version) -> CheckedVersion:
     )
 
 
-def check_root(root: Path, strict: bool = False) -> CheckReport:
+def check_root(root: Path, strict: bool = False, shapes: bool = True) -> CheckReport:
+    """Every version under `root` checked (see `check_version`), with the root's own
+    problems (aliases) and lineage findings."""
     try:
         versions = scan(root)
     except RootError as exc:
         return CheckReport(root, error=str(exc), strict=strict)
-    checked = [check_version(v) for v in versions]
+    checked = [check_version(v, shapes) for v in versions]
     from .aliases import check_aliases
 
     problems, warnings = check_aliases(root, versions)

@@ -174,6 +174,51 @@ def history_shape(history: LossHistory) -> tuple[int, ...]:
     )
 
 
+def log_shape(entries: list[Any]) -> tuple[int, ...]:
+    """`history_shape(parse_log_history(entries))` without building the history (what
+    `--check` needs of every version; a property test holds the two equal). Each count
+    stops at 3, and so does the loop once all four have; plain JSON numbers skip the
+    field readers."""
+    train = evals = 0
+    epoch_steps: set[int] = set()
+    losses: set[float] = set()
+    next_epoch = 1  # parse_log_history's `int(epoch) > last_epoch_index`, as a bound
+    for entry in entries:
+        if evals >= 3 and train >= 3 and len(epoch_steps) >= 3 and len(losses) >= 3:
+            break
+        if not isinstance(entry, dict):
+            continue
+        step = entry.get("step")
+        if type(step) is not int:
+            step = as_int(step)
+            if step is None:
+                continue
+        if "loss" in entry:
+            loss = entry["loss"]
+            if type(loss) is not float:
+                loss = as_float(loss)
+            if loss is not None:
+                train += 1
+                if len(losses) < 3:
+                    losses.add(loss)
+        if "eval_loss" in entry:
+            loss = entry["eval_loss"]
+            if type(loss) is not float:
+                loss = as_float(loss)
+            if loss is not None:
+                evals += 1
+                if len(losses) < 3:
+                    losses.add(loss)
+        epoch = entry.get("epoch")
+        if type(epoch) is not float:
+            epoch = as_float(epoch)
+        if epoch is not None and epoch >= next_epoch and math.isfinite(epoch):
+            if abs(epoch - round(epoch)) < 1e-6:
+                epoch_steps.add(step)
+            next_epoch = int(epoch) + 1
+    return min(train, 3), min(evals, 3), min(len(epoch_steps), 3), min(len(losses), 3)
+
+
 def _last_finite(entries: list[Any], key: str) -> float | None:
     """The last finite `key` of log entries that have a step (as `parse_log_history` reads
     them), looking from the end: no point objects built."""
@@ -185,10 +230,10 @@ def _last_finite(entries: list[Any], key: str) -> float | None:
     return None
 
 
-def check_history(version: Version) -> tuple[HistoryCheck, list[Problem]]:
+def check_history(version: Version, shape: bool = True) -> tuple[HistoryCheck, list[Problem]]:
     """The loss history as `--check` reads it: each file read once, and the full parse of
     the log only when its bytes hold `NaN` or `Infinity` (the only way a loss in JSON text
-    can be non-finite)."""
+    can be non-finite). `shape`: also how its plot is drawn (for the app pass only)."""
     problems: list[Problem] = []
     for path in history_sources(version):
         try:
@@ -203,15 +248,13 @@ def check_history(version: Version) -> tuple[HistoryCheck, list[Problem]]:
         entries = state.get("log_history")
         if not isinstance(entries, list):
             return HistoryCheck(source=str(path)), problems
-        parsed = parse_log_history(entries)  # its shape groups versions for the app pass
         bad: tuple[str, ...] = ()
         if b"NaN" in data or b"Infinity" in data:
-            bad = tuple(parsed.non_finite())
+            bad = tuple(parse_log_history(entries).non_finite())
         final_eval = _last_finite(entries, "eval_loss") if b'"eval_loss"' in data else None
         final_train = _last_finite(entries, "loss")
-        return HistoryCheck(
-            final_train, final_eval, bad, str(path), history_shape(parsed)
-        ), problems
+        drawn = log_shape(entries) if shape else ()  # groups versions for the app pass
+        return HistoryCheck(final_train, final_eval, bad, str(path), drawn), problems
     history, more = load_history(version)  # the metadata's own log, if any (rare)
     metrics = history.metrics()
     return HistoryCheck(

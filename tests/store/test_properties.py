@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ftui.store import ReadError, read_adapter, scan
-from ftui.store.history import parse_log_history
+from ftui.store.history import history_shape, log_shape, parse_log_history
 from ftui.store.jsonio import parse_json
 
 json_values = st.recursive(
@@ -57,6 +57,28 @@ def test_random_bytes_as_json(data: bytes) -> None:
         parse_json(data)
     except ReadError as exc:
         assert "\n" not in str(exc)
+
+
+# Log entries as a Trainer writes them, and as they go wrong: odd types in each field,
+# non-finite numbers, epochs that jump, repeat or go back.
+numbers = st.integers(-3, 300) | st.floats(allow_nan=True, allow_infinity=True, width=32)
+odd = st.none() | st.booleans() | st.text(max_size=3) | st.lists(st.integers(), max_size=2)
+log_entries = st.lists(
+    st.dictionaries(
+        st.sampled_from(["step", "epoch", "loss", "eval_loss", "learning_rate"]),
+        numbers | odd | st.sampled_from([0.5, 1.0, 2.0, 2.0000001, 3.0, 1.25, 0.0]),
+    )
+    | odd,
+    max_size=40,
+)
+
+
+@settings(max_examples=1500)
+@given(log_entries)
+def test_log_shape_equals_the_full_parse(entries: list) -> None:
+    """`--check` groups versions for its app pass by `log_shape`, read without building
+    the history: it must give exactly the plot's shape the full parse gives."""
+    assert log_shape(entries) == history_shape(parse_log_history(entries))
 
 
 @given(json_values)
