@@ -17,9 +17,12 @@ No Textual here: plain functions over the store's objects, testable on their own
 
 from __future__ import annotations
 
+import bisect
+import functools
 import math
 import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from ftui.store.check import CheckedVersion
@@ -42,24 +45,36 @@ class Odd(Exception):
 
 
 def bucket(n: int, bounds: tuple[int, ...] = COUNT_BOUNDS) -> int:
-    """The index of the last bound `n` reaches."""
-    index = 0
-    for i, bound in enumerate(bounds):
-        if n >= bound:
-            index = i
-    return index
+    """The index of the last bound `n` reaches (0 below the first)."""
+    return max(bisect.bisect_right(bounds, n) - 1, 0)
 
 
+@functools.lru_cache(maxsize=4096)  # keys and common values repeat across versions
 def text_kind(text: str) -> Hashable:
     if not PLAIN.fullmatch(text):
         raise Odd
     return ("str", bucket(len(text), LENGTH_BOUNDS))
 
 
+@functools.lru_cache(maxsize=8192, typed=True)
+def number_kind(value: int | float) -> Hashable:
+    """`value_kind` of a plain int or float (cached: numbers repeat across versions)."""
+    if isinstance(value, int):
+        return ("int", bucket(len(str(value)), LENGTH_BOUNDS))
+    if not math.isfinite(value):
+        raise Odd
+    return ("float", bucket(len(f"{value:g}"), LENGTH_BOUNDS))
+
+
 def value_kind(value: Any, depth: int = 0) -> Hashable:
     """What a JSON value looks like to the screens: its shape, not its content."""
     if depth > MAX_DEPTH:
         raise Odd
+    exact = type(value)  # JSON's own types first, without the isinstance chain
+    if exact is str:
+        return text_kind(value)
+    if exact is int or exact is float:
+        return number_kind(value)
     if value is None or isinstance(value, bool):
         return type(value).__name__
     if isinstance(value, int):
@@ -70,7 +85,7 @@ def value_kind(value: Any, depth: int = 0) -> Hashable:
         return ("float", bucket(len(f"{value:g}"), LENGTH_BOUNDS))
     if isinstance(value, str):
         return text_kind(value)
-    if isinstance(value, Mapping):
+    if exact is dict or exact is MappingProxyType or isinstance(value, Mapping):
         if len(value) > MAX_ENTRIES:
             raise Odd
         children = frozenset(

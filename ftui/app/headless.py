@@ -19,7 +19,7 @@ from pathlib import Path
 
 from textual.notifications import SeverityLevel
 
-from ftui.store import one_line
+from ftui.store import Version, one_line
 from ftui.store.check import CheckReport, check_root
 
 from .main import FtuiApp
@@ -35,9 +35,13 @@ SIZE = (120, 40)
 class CheckingApp(FtuiApp):
     """The app, recording error notifications instead of only showing them."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, scanned: list[Version] | None = None) -> None:
         super().__init__(root, poll_interval=0)
         self.errors: list[str] = []
+        self.scanned = scanned  # the store's check read these: no second scan
+
+    def get_default_screen(self) -> BrowserScreen:
+        return BrowserScreen(self.root, poll_interval=0, scanned=self.scanned)
 
     def notify(
         self,
@@ -63,8 +67,8 @@ async def _until(
         await pilot_pause()  # type: ignore[misc]
 
 
-async def _check(root: Path, skip: set[str]) -> list[str]:
-    app = CheckingApp(root)
+async def _check(root: Path, skip: set[str], scanned: list[Version] | None = None) -> list[str]:
+    app = CheckingApp(root, scanned)
     problems: list[str] = []
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -107,7 +111,9 @@ async def _check(root: Path, skip: set[str]) -> list[str]:
                 )
                 screen_text(app)
                 compare.action_back()
-                await pilot.pause()
+                # (a bare pilot.pause() waits for idle: up to 1 s while the sizes and
+                # metrics workers read a large folder)
+                await pilot.pause(0.01)
     except Exception as exc:  # the app crashed: that is exactly what this pass reports
         problems.append(f"app: {type(exc).__name__}: {one_line(str(exc))}")
     problems += [f"app: {error}" for error in app.errors]
@@ -124,10 +130,13 @@ def run_headless_check(
     versions whose screens are drawn; `every_version` draws every version's.
     """
     skip: set[str] = set()
+    scanned: list[Version] | None = None
     if not every_version:
         from .check_plan import versions_to_draw
 
         report = report if report is not None else check_root(root)
         skip = {item.version.id for item in report.versions}
         skip -= set(versions_to_draw(report.versions))
-    return asyncio.run(_check(root, skip))
+        if report.error is None:  # (an unusable root: the app says why itself)
+            scanned = [item.version for item in report.versions]
+    return asyncio.run(_check(root, skip, scanned))

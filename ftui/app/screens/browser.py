@@ -82,10 +82,19 @@ class BrowserScreen(WorkerFailures, BrowserActions, BrowserScanning, Screen[None
 
     state: var[BrowserState] = var(BrowserState(Path()), init=False)
 
-    def __init__(self, root: Path, *, poll_interval: float = POLL_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        poll_interval: float = POLL_INTERVAL_S,
+        scanned: list[Version] | None = None,
+    ) -> None:
         super().__init__()
         self.root = root
         self.poll_interval = poll_interval
+        # Versions read already (`--check` hands over its own scan): the first scan
+        # shows them instead of reading the folder again.
+        self.scanned = scanned
         self.scan_id = 0
         self.signature: int | None = None
         self.pending_select: Key | None = None

@@ -43,6 +43,7 @@ class BrowserScanning(_Base):
         filled: dict[tuple[str, str, int], Metrics]
         disk: DiskTools
         closing: threading.Event  # set when the screen goes: workers stop early
+        scanned: list[Version] | None
 
         @property
         def version_tree(self) -> VersionTree: ...
@@ -53,6 +54,10 @@ class BrowserScanning(_Base):
         start(self, self.scan, self.scan_id, what=f"scan {self.root}", group="scan")
 
     def scan(self, scan_id: int) -> None:
+        if self.scanned is not None:
+            versions, self.scanned = self.scanned, None
+            self.post_message(VersionsScanned(versions, True, scan_id=scan_id))
+            return
         try:
             for versions, complete in scan_batches(self.root, self.closing):
                 self.post_message(VersionsScanned(versions, complete, scan_id=scan_id))
