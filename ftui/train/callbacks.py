@@ -94,6 +94,9 @@ class RunMonitor:
         if asked:
             if self.stopped_at is None:
                 self.stopped_at = step
+                if self.meter is not None and self.meter.behind(step):
+                    # stopped between samples: its last steps count in the summary too
+                    self.sink.emit(self.meter.sample(now, step))
                 if self.is_main:
                     self.sink.log(f"stop requested: stopping after step {step}")
             return True

@@ -70,6 +70,10 @@ class MetricsMeter:
         if norm is not None:
             self.grad_norm = norm
 
+    def behind(self, step: int) -> bool:
+        """Whether steps were taken since the last sample."""
+        return self._last_time is not None and step > self._last_step
+
     def due(self, now: float, final: bool = False) -> bool:
         return self._last_time is not None and (final or now - self._last_time >= self.interval)
 

@@ -139,8 +139,7 @@ async def test_x_cancels_a_detached_run_and_C_resumes_it(runs: Path) -> None:
         run = run_of(runs, vid)
         assert run["launch"] == "detached" and run["pid"] != os.getpid()
         await pilot.press("x")  # asks; only y answers
-        await pilot.pause(0.1)
-        assert isinstance(app.screen, StrictConfirmScreen)
+        await until(pilot, lambda: isinstance(app.screen, StrictConfirmScreen), TIMEOUT_S)
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert isinstance(app.screen, StrictConfirmScreen) and app.run_state.active  # type: ignore[union-attr]
@@ -205,8 +204,7 @@ async def test_a_second_run_queues_and_reads_queued_in_the_tree(runs: Path) -> N
         await until(pilot, lambda: tree.select_key((second, None)), TIMEOUT_S)
         await until(pilot, lambda: "queued #1" in text(app), TIMEOUT_S)
         await pilot.press("x")
-        await pilot.pause(0.1)
-        assert isinstance(app.screen, StrictConfirmScreen)
+        await until(pilot, lambda: isinstance(app.screen, StrictConfirmScreen), TIMEOUT_S)
         await pilot.press("y")
         meta = runs / f"metadata_{second}.json"
         await until(pilot, lambda: not meta.exists(), TIMEOUT_S)
@@ -216,7 +214,7 @@ async def test_a_second_run_queues_and_reads_queued_in_the_tree(runs: Path) -> N
         await until(pilot, lambda: tree.select_key((first, None)), TIMEOUT_S)
         await pilot.pause(0.1)
         await pilot.press("x")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(app.screen, StrictConfirmScreen), TIMEOUT_S)
         await pilot.press("y")
         await until(pilot, lambda: metadata(runs, first)["status"] == "cancelled", TIMEOUT_S)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 
 import pytest
 
@@ -69,6 +70,24 @@ def test_monitor_emits_metrics_about_once_a_second_and_at_the_last_step() -> Non
         monitor.step_end(step, 50, step / 50)
     assert [e.step for e in seen if isinstance(e, Metrics)] == [50]
     assert RunMonitor(EventSink(None, False), None, is_main=False, meter=meter).meter is None
+
+
+def test_a_run_stopped_between_samples_counts_its_last_steps() -> None:
+    """Cancelled at step 7, before a sample was due: the summary still holds 7 steps (a
+    run cancelled in its first second recorded no throughput at all)."""
+    seen: list[Event] = []
+    stop = threading.Event()
+    meter = MetricsMeter(8, interval=3600)
+    monitor = RunMonitor(EventSink(seen.append, write_file=False), stop, meter=meter)
+    monitor.train_begin(total_steps=50, start_step=0)
+    for step in range(1, 8):
+        if step == 7:
+            stop.set()
+        stopping = monitor.step_end(step, 50, step / 50)
+    assert stopping and [e.step for e in seen if isinstance(e, Metrics)] == [7]
+    assert meter.summary()["steps"] == 7
+    monitor.step_end(8, 50, 8 / 50)  # (a step the Trainer takes anyway: no second sample)
+    assert [e.step for e in seen if isinstance(e, Metrics)] == [7]
 
 
 def test_rows_show_what_is_known_and_hide_the_rest() -> None:
