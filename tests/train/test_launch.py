@@ -133,12 +133,9 @@ def test_two_processes_through_ftui_train_give_one_healthy_version(
     assert spec_for_retrain(root, version_id).nproc_per_node == 2
 
 
-def test_stopping_a_launched_run_stops_every_rank_after_the_same_step(
-    small_data: tuple[Path, Path], tmp_path: Path
-) -> None:
-    train, _ = small_data
-    root = tmp_path / "versions"
-    spec = RunSpec.defaults(root).with_overrides(
+def long_two_process_spec(root: Path, train: Path) -> RunSpec:
+    """A run on 2 processes long enough (40 epochs) to be stopped or killed part-way."""
+    return RunSpec.defaults(root).with_overrides(
         {
             "data": str(train),
             "eval_data": "none",
@@ -147,6 +144,14 @@ def test_stopping_a_launched_run_stops_every_rank_after_the_same_step(
             "nproc_per_node": "2",
         }  # fmt: skip
     )
+
+
+def test_stopping_a_launched_run_stops_every_rank_after_the_same_step(
+    small_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    train, _ = small_data
+    root = tmp_path / "versions"
+    spec = long_two_process_spec(root, train)
     stop = threading.Event()
     seen: list[Event] = []
 
@@ -205,15 +210,7 @@ def test_rank_0_killed_leaves_an_interrupted_version(
 
     train, _ = small_data
     root = tmp_path / "versions"
-    spec = RunSpec.defaults(root).with_overrides(
-        {
-            "data": str(train),
-            "eval_data": "none",
-            "epochs": "40",
-            "max_length": "64",
-            "nproc_per_node": "2",
-        }  # fmt: skip
-    )
+    spec = long_two_process_spec(root, train)
     killed: list[int] = []
 
     def on_event(event: Event) -> None:
